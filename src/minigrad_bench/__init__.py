@@ -1,0 +1,1 @@
+"""minigrad_bench: reproduce the PyTorch baselines and compare minigrad against torch."""
