@@ -1,0 +1,138 @@
+"""Adam (L2 weight decay) and AdamW (decoupled weight decay): torch's update rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from minigrad.optim.optimizer import Optimizer, check_number
+
+
+def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """``start += weight * (end - start)`` in place, rounding as torch's ``lerp_`` does.
+
+    torch switches formula at ``|weight| = 0.5`` so that both ends are reached exactly.
+    """
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        np.subtract(end, (end - start) * (1 - weight), out=start)
+
+
+class Adam(Optimizer):
+    """Adam, step for step the same arithmetic as ``torch.optim.Adam`` (amsgrad=False).
+
+    For each parameter ``p`` with gradient ``g``, at step ``t`` (1 on the first step)::
+
+        g = g + weight_decay * p                      # L2 penalty (Adam), if weight_decay != 0
+        m = m + (1 - beta1) * (g - m)                 # first moment
+        v = beta2 * v + (1 - beta2) * g * g           # second moment
+        denom = sqrt(v) / sqrt(1 - beta2**t) + eps    # eps is added AFTER bias correction
+        p = p - lr / (1 - beta1**t) * m / denom
+
+    Args:
+        params: Parameters, or a list of group dicts (see ``Optimizer``).
+        lr: learning rate.
+        betas: decay rates ``(beta1, beta2)`` of the first and second moments, each in [0, 1).
+        eps: added to the denominator for numerical stability.
+        weight_decay: L2 penalty coefficient (Adam adds it to the gradient).
+
+    State per parameter: ``step`` (int, steps taken), ``exp_avg`` and ``exp_avg_sq``
+    (the moments, shaped like ``p``).
+    """
+
+    _state_array_keys = ("exp_avg", "exp_avg_sq")
+    _state_keys = ("step", "exp_avg", "exp_avg_sq")
+    # AdamW sets this: decay shrinks the weights instead of entering the gradient.
+    _decoupled_weight_decay = False
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        super().__init__(params, defaults)
+
+    def _check_hyperparameters(self, group: dict[str, Any], owner: str) -> None:
+        super()._check_hyperparameters(group, owner)
+        check_number(owner, "eps", group["eps"])
+        betas = group["betas"]
+        if not isinstance(betas, tuple) or len(betas) != 2:
+            raise ValueError(f"{owner}: betas must be a tuple (beta1, beta2), got {betas!r}")
+        for index, beta in enumerate(betas):
+            check_number(owner, f"betas[{index}]", beta, high=1.0, high_inclusive=False)
+
+    def step(self) -> None:
+        """Updates every parameter in place from its ``.grad``."""
+        for group in self.param_groups:
+            # Python floats keep float32 arrays float32 (a numpy float64 scalar would not).
+            hyper = {
+                "lr": float(group["lr"]),
+                "beta1": float(group["betas"][0]),
+                "beta2": float(group["betas"][1]),
+                "eps": float(group["eps"]),
+                "weight_decay": float(group["weight_decay"]),
+            }
+            for p in group["params"]:
+                self._update(p, **hyper)
+
+    def _update(self, p, lr: float, beta1: float, beta2: float, eps: float,
+                weight_decay: float) -> None:
+        state = self.state.get(p)
+        if not state:
+            state = self.state[p] = {
+                "step": 0,
+                "exp_avg": np.zeros_like(p.data),
+                "exp_avg_sq": np.zeros_like(p.data),
+            }
+        state["step"] += 1
+        step = state["step"]
+        grad = p.grad
+        if weight_decay != 0:
+            if self._decoupled_weight_decay:
+                p.data *= 1 - lr * weight_decay
+            else:
+                grad = grad + weight_decay * p.data
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        _lerp_(exp_avg, grad, 1 - beta1)
+        exp_avg_sq *= beta2
+        exp_avg_sq += (1 - beta2) * grad * grad
+        step_size = lr / (1 - beta1**step)
+        denom = np.sqrt(exp_avg_sq) / (1 - beta2**step) ** 0.5
+        denom += eps
+        p.data += (-step_size * exp_avg) / denom
+
+
+class AdamW(Adam):
+    """AdamW: Adam with decoupled weight decay, the same arithmetic as ``torch.optim.AdamW``.
+
+    Before the Adam update (which then sees the raw gradient), the weights shrink::
+
+        p = p * (1 - lr * weight_decay)
+
+    Args:
+        params: Parameters, or a list of group dicts (see ``Optimizer``). Put biases and
+            norm weights in a group with ``weight_decay=0`` to exempt them from decay.
+        lr: learning rate.
+        betas: decay rates ``(beta1, beta2)`` of the first and second moments, each in [0, 1).
+        eps: added to the denominator for numerical stability.
+        weight_decay: decoupled decay coefficient (default 1e-2, as torch).
+    """
+
+    _decoupled_weight_decay = True
+
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
