@@ -1,0 +1,126 @@
+"""Elementwise activations and (log-)softmax. Each keeps the input dtype."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.kernels import activation as kernels
+from minigrad.nn.module import Module
+from minigrad.nn.validation import check_float_input, check_grad_shape, require_forward
+
+
+class _Elementwise(Module):
+    """Checks input, caches what backward needs in ``self._cache``."""
+
+    def __init__(self):
+        super().__init__()
+        self._cache = None
+
+    def _check(self, x):
+        return check_float_input(self, x, tuple(range(0, 9)), "an array")
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        require_forward(self, self._cache)
+        check_grad_shape(self, dy, self._cache.shape)
+        return self._backward(dy)
+
+
+class ReLU(_Elementwise):
+    def forward(self, x):
+        self._cache = np.maximum(self._check(x), 0)
+        return self._cache
+
+    def _backward(self, dy):
+        return dy * (self._cache > 0)
+
+
+class Sigmoid(_Elementwise):
+    def forward(self, x):
+        self._check(x)
+        # exp of a non-positive number never overflows: split by sign.
+        z = np.exp(-np.abs(x))
+        self._cache = np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+        return self._cache
+
+    def _backward(self, dy):
+        y = self._cache
+        return dy * y * (1 - y)
+
+
+class Tanh(_Elementwise):
+    def forward(self, x):
+        self._cache = np.tanh(self._check(x))
+        return self._cache
+
+    def _backward(self, dy):
+        y = self._cache
+        return dy * (1 - y * y)
+
+
+class GELU(_Elementwise):
+    """x * Phi(x) (``approximate="none"``, torch's default) or its tanh approximation."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        x = np.ascontiguousarray(self._check(x))
+        y = np.empty_like(x)
+        self._kernels(x.dtype)[0](x, y)
+        self._cache = x
+        return y
+
+    def _backward(self, dy):
+        x = self._cache
+        dx = np.empty_like(x)
+        self._kernels(x.dtype)[1](x, np.ascontiguousarray(dy, dtype=x.dtype), dx)
+        return dx
+
+    def _kernels(self, dtype):
+        if self.approximate == "tanh":
+            return kernels.gelu_tanh, kernels.gelu_tanh_backward
+        if dtype == np.float32:
+            return kernels.gelu_erf_f32, kernels.gelu_erf_backward_f32
+        return kernels.gelu_erf_f64, kernels.gelu_erf_backward_f64
+
+    def extra_repr(self) -> str:
+        return f"approximate='{self.approximate}'"
+
+
+def log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    """Numerically stable log-softmax: finite for logits of any magnitude."""
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+class Softmax(_Elementwise):
+    """exp(x) / sum(exp(x)) along ``dim``."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        self._cache = np.exp(log_softmax(self._check(x), self.dim))
+        return self._cache
+
+    def _backward(self, dy):
+        y = self._cache
+        return y * (dy - (dy * y).sum(axis=self.dim, keepdims=True))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """log(softmax(x)) along ``dim``, computed stably."""
+
+    def forward(self, x):
+        self._cache = log_softmax(self._check(x), self.dim)
+        return self._cache
+
+    def _backward(self, dy):
+        return dy - np.exp(self._cache) * dy.sum(axis=self.dim, keepdims=True)

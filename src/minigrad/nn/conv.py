@@ -1,0 +1,185 @@
+"""Conv2d with two algorithms: im2col + GEMM (general) and a direct numba kernel (few channels)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.kernels import im2col as kernels
+from minigrad.nn import init
+from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
+from minigrad.nn.validation import (
+    check_dtype_matches,
+    check_float_input,
+    check_grad_shape,
+    describe,
+    pair,
+    require_forward,
+)
+
+ALGORITHMS = ("auto", "im2col", "direct")
+
+
+class Conv2d(Module):
+    """2-D cross-correlation, as torch.nn.Conv2d (groups=1, dilation=1).
+
+    Shapes: x (N, C_in, H, W) -> y (N, C_out, OH, OW) with OH = (H + 2*ph - kh) // sh + 1;
+    weight (C_out, C_in, kh, kw), bias (C_out,).
+
+    ``algorithm``: "im2col" unfolds input windows into a column matrix and does one GEMM per
+    chunk of samples; "direct" loops over the kernel in numba, which wins when
+    ``in_channels * out_channels`` is small (the column matrix is then mostly memory traffic);
+    "auto" picks by that product (see ``DIRECT_MAX_CHANNEL_PRODUCT``).
+
+    ``scratch_bytes`` (class-wide, or per instance) bounds the im2col scratch memory: the batch
+    is processed in chunks whose column matrices (and their gradients) fit in it.
+    """
+
+    DIRECT_MAX_CHANNEL_PRODUCT = 16
+    scratch_bytes = 64 * 2**20
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 bias: bool = True, *, dtype=DEFAULT_DTYPE,
+                 generator: np.random.Generator | None = None, algorithm: str = "auto"):
+        super().__init__()
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"Conv2d algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+        self.in_channels = int(in_channels)
+        self.out_channels = int(out_channels)
+        self.kernel_size = pair(kernel_size, "Conv2d kernel_size")
+        self.stride = pair(stride, "Conv2d stride")
+        self.padding = pair(padding, "Conv2d padding")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
+            raise ValueError(
+                f"Conv2d needs kernel_size >= 1, stride >= 1 and padding >= 0, got kernel_size="
+                f"{self.kernel_size}, stride={self.stride}, padding={self.padding}")
+        self.algorithm = algorithm
+        dt = as_float_dtype(dtype)
+        self.weight = Parameter(
+            np.empty((self.out_channels, self.in_channels) + self.kernel_size, dtype=dt))
+        self.bias = Parameter(np.empty(self.out_channels, dtype=dt)) if bias else None
+        self._cache = None
+        self.reset_parameters(generator)
+
+    def reset_parameters(self, generator=None) -> Conv2d:
+        init.default_init_(self.weight, self.bias, generator)
+        return self
+
+    def chosen_algorithm(self) -> str:
+        if self.algorithm != "auto":
+            return self.algorithm
+        small = self.in_channels * self.out_channels <= self.DIRECT_MAX_CHANNEL_PRODUCT
+        return "direct" if small else "im2col"
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        return (height + 2 * ph - kh) // sh + 1, (width + 2 * pw - kw) // sw + 1
+
+    # -- forward ----------------------------------------------------------------
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_float_input(self, x, (4,), f"(N, {self.in_channels}, H, W)")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f"{describe(self)} expected input of shape "
+                             f"(N, {self.in_channels}, H, W), got input of shape {x.shape}")
+        check_dtype_matches(self, x, self.weight.data.dtype)
+        oh, ow = self.output_size(x.shape[2], x.shape[3])
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{describe(self)}: input of shape {x.shape} is smaller than the "
+                             f"(padded) kernel {self.kernel_size}")
+        if self.chosen_algorithm() == "direct":
+            y = self._forward_direct(x, oh, ow)
+        else:
+            y = self._forward_im2col(x, oh, ow)
+        return y
+
+    def _forward_direct(self, x, oh, ow):
+        ph, pw = self.padding
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+        y = self._output_with_bias(x.shape[0], oh, ow, x.dtype)
+        kernels.conv_direct_forward(xp, self.weight.data, *self.stride, y)
+        self._cache = ("direct", x.shape, xp, None)
+        return y
+
+    def _output_with_bias(self, n, oh, ow, dtype):
+        y = np.empty((n, self.out_channels, oh, ow), dtype=dtype)
+        y[...] = 0 if self.bias is None else self.bias.data[:, None, None]
+        return y
+
+    def _chunk_size(self, x, oh, ow) -> int:
+        rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        per_sample = rows * oh * ow * x.itemsize
+        # Backward needs the columns and their gradient at once: two buffers per chunk.
+        return max(1, int(self.scratch_bytes // (2 * per_sample)))
+
+    def _columns(self, x_chunk, oh, ow):
+        rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        cols = np.empty((rows, x_chunk.shape[0] * oh * ow), dtype=x_chunk.dtype)
+        kernels.im2col(x_chunk, *self.kernel_size, *self.stride, *self.padding, oh, ow, cols)
+        return cols
+
+    def _forward_im2col(self, x, oh, ow):
+        n = x.shape[0]
+        chunk = self._chunk_size(x, oh, ow)
+        weight = self.weight.data.reshape(self.out_channels, -1)
+        y = np.empty((n, self.out_channels, oh * ow), dtype=x.dtype)
+        cols = None
+        for start in range(0, n, chunk):
+            x_chunk = x[start:start + chunk]
+            cols = self._columns(x_chunk, oh, ow)
+            # (O, K) @ (K, n_c * L) -> (O, n_c, L) -> (n_c, O, L)
+            y_chunk = (weight @ cols).reshape(self.out_channels, x_chunk.shape[0], oh * ow)
+            y[start:start + chunk] = y_chunk.transpose(1, 0, 2)
+        if self.bias is not None:
+            y += self.bias.data[:, None]
+        # A single chunk's columns are kept for backward; several are recomputed there,
+        # which is what keeps scratch memory bounded.
+        self._cache = ("im2col", x.shape, x, cols if n <= chunk else None)
+        return y.reshape(n, self.out_channels, oh, ow)
+
+    # -- backward ---------------------------------------------------------------
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        require_forward(self, self._cache)
+        algorithm, shape, x, cols = self._cache
+        oh, ow = self.output_size(shape[2], shape[3])
+        check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow))
+        dy = np.ascontiguousarray(dy)
+        if self.bias is not None:
+            self.bias.grad += dy.sum(axis=(0, 2, 3))
+        if algorithm == "direct":
+            return self._backward_direct(dy, shape, x)
+        return self._backward_im2col(dy, x, cols, oh, ow)
+
+    def _backward_direct(self, dy, shape, xp):
+        dxp = np.zeros_like(xp)
+        kernels.conv_direct_backward(xp, self.weight.data, dy, *self.stride, self.weight.grad,
+                                     dxp)
+        ph, pw = self.padding
+        if not (ph or pw):
+            return dxp
+        return np.ascontiguousarray(dxp[:, :, ph:ph + shape[2], pw:pw + shape[3]])
+
+    def _backward_im2col(self, dy, x, cached_cols, oh, ow):
+        n = x.shape[0]
+        chunk = self._chunk_size(x, oh, ow)
+        weight = self.weight.data.reshape(self.out_channels, -1)
+        dweight = self.weight.grad.reshape(self.out_channels, -1)
+        dx = np.zeros_like(x)
+        dy = dy.reshape(n, self.out_channels, oh * ow)
+        for start in range(0, n, chunk):
+            x_chunk = x[start:start + chunk]
+            cols = cached_cols if cached_cols is not None else self._columns(x_chunk, oh, ow)
+            # (n_c, O, L) -> (O, n_c * L), the layout of the column matrix
+            dy_chunk = dy[start:start + chunk].transpose(1, 0, 2).reshape(self.out_channels, -1)
+            dweight += dy_chunk @ cols.T
+            dcols = weight.T @ dy_chunk
+            kernels.col2im(dcols, *self.kernel_size, *self.stride, *self.padding, oh, ow,
+                           dx[start:start + chunk])
+        return dx
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text

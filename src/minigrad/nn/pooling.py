@@ -1,0 +1,129 @@
+"""MaxPool2d, AvgPool2d and AdaptiveAvgPool2d over (N, C, H, W)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.kernels import pooling as kernels
+from minigrad.nn.module import Module
+from minigrad.nn.validation import (
+    check_float_input,
+    check_grad_shape,
+    describe,
+    pair,
+    require_forward,
+)
+
+
+class _Pool2d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = pair(kernel_size, f"{type(self).__name__} kernel_size")
+        self.stride = self.kernel_size if stride is None else pair(
+            stride, f"{type(self).__name__} stride")
+        self.padding = pair(padding, f"{type(self).__name__} padding")
+        if min(self.kernel_size) < 1 or min(self.stride) < 1:
+            raise ValueError(f"{type(self).__name__} needs kernel_size and stride >= 1")
+        if any(p < 0 or p > k // 2 for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"{type(self).__name__} padding must be between 0 and half the "
+                             f"kernel size, got padding={self.padding}, "
+                             f"kernel_size={self.kernel_size}")
+        self._cache = None
+
+    def _output_shape(self, x: np.ndarray) -> tuple[int, int, int, int]:
+        check_float_input(self, x, (4,), "(N, C, H, W)")
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        oh = (x.shape[2] + 2 * ph - kh) // sh + 1
+        ow = (x.shape[3] + 2 * pw - kw) // sw + 1
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{describe(self)}: input of shape {x.shape} is smaller than the "
+                             f"kernel {self.kernel_size}")
+        return x.shape[0], x.shape[1], oh, ow
+
+    def _window_args(self):
+        return (*self.kernel_size, *self.stride, *self.padding)
+
+
+class MaxPool2d(_Pool2d):
+    """Max over k x k windows (stride defaults to kernel_size); padding counts as -inf."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        out_shape = self._output_shape(x)
+        y = np.empty(out_shape, dtype=x.dtype)
+        argmax = np.empty(out_shape, dtype=np.int64)
+        kernels.max_pool_forward(x, *self._window_args(), y, argmax)
+        self._cache = (x.shape, x.dtype, argmax)
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        require_forward(self, self._cache)
+        shape, dtype, argmax = self._cache
+        check_grad_shape(self, dy, argmax.shape)
+        dx = np.zeros(shape, dtype=dtype)
+        kernels.max_pool_backward(dy, argmax, dx)
+        return dx
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}")
+
+
+class AvgPool2d(_Pool2d):
+    """Mean over k x k windows; ``count_include_pad`` as in torch."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding)
+        self.count_include_pad = bool(count_include_pad)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = np.empty(self._output_shape(x), dtype=x.dtype)
+        kernels.avg_pool_forward(x, *self._window_args(), self.count_include_pad, y)
+        self._cache = (x.shape, x.dtype, y.shape)
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        require_forward(self, self._cache)
+        shape, dtype, out_shape = self._cache
+        check_grad_shape(self, dy, out_shape)
+        dx = np.zeros(shape, dtype=dtype)
+        kernels.avg_pool_backward(dy, *self._window_args(), self.count_include_pad, dx)
+        return dx
+
+    def extra_repr(self) -> str:
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}")
+
+
+class AdaptiveAvgPool2d(Module):
+    """Averages into a fixed (OH, OW) grid with torch's bin edges; any input size works."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = pair(output_size, "AdaptiveAvgPool2d output_size")
+        if min(self.output_size) < 1:
+            raise ValueError(f"AdaptiveAvgPool2d output_size must be >= 1, got {output_size}")
+        self._cache = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_float_input(self, x, (4,), "(N, C, H, W)")
+        y = np.empty(x.shape[:2] + self.output_size, dtype=x.dtype)
+        if self.output_size == (1, 1):
+            y[...] = x.mean(axis=(2, 3), keepdims=True)
+        else:
+            kernels.adaptive_avg_pool_forward(x, y)
+        self._cache = (x.shape, x.dtype)
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        require_forward(self, self._cache)
+        shape, dtype = self._cache
+        check_grad_shape(self, dy, shape[:2] + self.output_size)
+        if self.output_size == (1, 1):
+            scale = np.asarray(1.0 / (shape[2] * shape[3]), dtype=dtype)
+            return np.broadcast_to(dy * scale, shape).copy()
+        dx = np.zeros(shape, dtype=dtype)
+        kernels.adaptive_avg_pool_backward(dy, dx)
+        return dx
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

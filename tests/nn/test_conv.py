@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+from minigrad import nn
+from minigrad.testing import gradcheck
+from tests.nn.cases import generator, random_input
+from tests.parity import assert_torch_parity
+
+# (C_in, C_out, kernel, stride, padding, bias, input shape)
+CASES = [
+    (1, 2, 5, 1, 0, True, (3, 1, 12, 12)),
+    (3, 4, 3, 2, 1, True, (1, 3, 9, 7)),           # batch 1, odd sizes, stride 2
+    (2, 5, (3, 2), (1, 2), (2, 1), False, (2, 2, 7, 8)),  # non-square, padding 2, no bias
+    (4, 3, 5, 1, 0, True, (2, 4, 5, 5)),           # kernel as large as the input
+    (3, 8, 3, 1, 1, True, (2, 3, 6, 6)),           # C_in != C_out, padding 1
+    (2, 2, 1, 1, 0, True, (2, 2, 5, 3)),           # 1x1
+]
+IDS = [f"case{i}" for i in range(len(CASES))]
+
+
+def make(case, algorithm, seed=0):
+    c_in, c_out, k, s, p, bias, _ = case
+    return nn.Conv2d(c_in, c_out, k, stride=s, padding=p, bias=bias, algorithm=algorithm,
+                     generator=generator(seed))
+
+
+def torch_twin(case):
+    from torch import nn as tnn
+
+    c_in, c_out, k, s, p, bias, _ = case
+    return tnn.Conv2d(c_in, c_out, k, stride=s, padding=p, bias=bias)
+
+
+@pytest.mark.parametrize("algorithm", ["im2col", "direct"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_conv2d_gradients_match_finite_differences(case, algorithm):
+    x = random_input(case[-1])
+    assert gradcheck(make(case, algorithm).double(), x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("algorithm", ["im2col", "direct"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_conv2d_matches_torch(case, algorithm, dtype):
+    pytest.importorskip("torch")
+    assert_torch_parity(make(case, algorithm), torch_twin(case), random_input(case[-1]), dtype)
+
+
+def test_conv2d_chunked_im2col_matches_torch(monkeypatch):
+    pytest.importorskip("torch")
+    case = (3, 4, 3, 1, 1, True, (7, 3, 6, 6))
+    conv = make(case, "im2col")
+    # 3*9 rows * 36 columns * 8 bytes * 2 buffers per sample: room for 2 samples per chunk
+    conv.scratch_bytes = 2 * 2 * 27 * 36 * 8
+    assert conv._chunk_size(random_input(case[-1]), 6, 6) == 2
+    assert_torch_parity(conv, torch_twin(case), random_input(case[-1]))
+
+
+def test_conv2d_auto_picks_direct_for_few_channels():
+    assert nn.Conv2d(1, 2, 5).chosen_algorithm() == "direct"
+    assert nn.Conv2d(64, 128, 3).chosen_algorithm() == "im2col"
+
+
+def test_conv2d_default_init_has_torch_bounds():
+    conv = nn.Conv2d(16, 32, 3, generator=generator())
+    bound = 1 / np.sqrt(16 * 9)
+    assert conv.weight.data.dtype == np.float32
+    assert np.abs(conv.weight.data).max() <= bound
+    assert np.abs(conv.weight.data).max() > 0.95 * bound
+    assert np.abs(conv.bias.data).max() <= bound
+
+
+def test_conv2d_keeps_float32():
+    conv = nn.Conv2d(2, 3, 3)
+    y = conv(random_input((2, 2, 5, 5), dtype=np.float32))
+    dx = conv.backward(np.ones_like(y))
+    assert y.dtype == dx.dtype == conv.weight.grad.dtype == np.float32
+
+
+def test_conv2d_errors_name_layer_and_shapes():
+    conv = nn.Conv2d(3, 8, 3)
+    with pytest.raises(ValueError, match=r"Conv2d\(3, 8.*\(N, 3, H, W\).*\(2, 1, 5, 5\)"):
+        conv(random_input((2, 1, 5, 5), dtype=np.float32))
+    with pytest.raises(ValueError, match="smaller than"):
+        conv(random_input((1, 3, 2, 2), dtype=np.float32))
+    with pytest.raises(TypeError, match="float32 parameters but got float64"):
+        conv(random_input((1, 3, 5, 5)))
+    with pytest.raises(RuntimeError, match="backward called before forward"):
+        nn.Conv2d(1, 1, 1).backward(np.ones((1, 1, 1, 1), np.float32))
+    with pytest.raises(TypeError, match="kernel_size must be an int or a pair"):
+        nn.Conv2d(1, 1, "3")
+
+
+def test_conv2d_repr_matches_torch():
+    assert repr(nn.Conv2d(1, 2, 5)) == "Conv2d(1, 2, kernel_size=(5, 5), stride=(1, 1))"
+    assert repr(nn.Conv2d(3, 8, 3, 2, 1, bias=False)) == (
+        "Conv2d(3, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)")
