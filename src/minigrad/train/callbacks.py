@@ -1,0 +1,278 @@
+"""Callbacks: code the Trainer runs at fixed points of a run (Keras-style, 1-based epochs).
+
+At the end of every epoch the Trainer records the epoch's metrics in the History, steps
+the scheduler, then calls every callback's ``on_epoch_end`` (decisions: track the best,
+ask to stop), then every callback's ``after_epoch`` (side effects that must see the
+final state of the epoch: writing checkpoints and logs). A checkpoint written in
+``after_epoch`` therefore holds every callback's decision for that epoch, whatever the
+order of the callbacks list.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Mapping
+
+from minigrad import checkpoint
+from minigrad.checkpoint import atomic_write
+
+MODES = ("min", "max")
+
+
+def expected_mode(metric: str) -> str | None:
+    """The direction in which ``metric`` improves, when its name tells: losses down, accuracy up."""
+    if metric.endswith("loss"):
+        return "min"
+    if metric.endswith("acc") or metric.endswith("accuracy"):
+        return "max"
+    return None
+
+
+def check_monitor(owner: str, monitor: str, mode: str) -> None:
+    """Raises ValueError for an unknown mode or one that contradicts the metric's name."""
+    if not isinstance(monitor, str) or not monitor:
+        raise ValueError(
+            f"{owner}: monitor must be a metric name such as 'val_acc', got {monitor!r}"
+        )
+    if mode not in MODES:
+        raise ValueError(f"{owner}: mode must be 'min' or 'max', got {mode!r}")
+    natural = expected_mode(monitor)
+    if natural is not None and natural != mode:
+        raise ValueError(
+            f"{owner}: monitor={monitor!r} improves when it goes "
+            f"{'down' if natural == 'min' else 'up'}, so mode must be {natural!r}, got {mode!r}"
+        )
+
+
+def is_improvement(value: float, best: float, mode: str, min_delta: float = 0.0) -> bool:
+    """True if ``value`` is better than ``best`` by MORE than ``min_delta`` (NaN never is)."""
+    if mode == "max":
+        return value - min_delta > best
+    return value + min_delta < best
+
+
+def monitored_value(owner: str, monitor: str, logs: Mapping[str, float]) -> float:
+    if monitor not in logs:
+        raise KeyError(
+            f"{owner}: metric {monitor!r} is not among this run's metrics {sorted(logs)}"
+        )
+    return float(logs[monitor])
+
+
+class Callback:
+    """Base class: override the hooks you need. ``epoch`` is 1-based.
+
+    ``trainer`` gives access to ``trainer.model``, ``trainer.optimizer``,
+    ``trainer.history``; call ``trainer.stop(reason)`` to end training after this epoch.
+    Callbacks that carry state across epochs return it from ``state_dict()`` (plain data
+    and ndarrays) so checkpoints can resume them exactly.
+    """
+
+    def on_train_begin(self, trainer) -> None:
+        """Called at the start of ``fit``, before a checkpoint is resumed: reset state here."""
+
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        """Called before epoch ``epoch``'s first batch."""
+
+    def on_epoch_end(self, trainer, epoch: int, logs: Mapping[str, float]) -> None:
+        """Called after validation and the scheduler step, with the epoch's metrics."""
+
+    def after_epoch(self, trainer, epoch: int, logs: Mapping[str, float]) -> None:
+        """Called after every callback's ``on_epoch_end``: the epoch's state is final."""
+
+    def on_train_end(self, trainer) -> None:
+        """Called when training ends: epochs exhausted, stopped early, or a NaN loss."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        """Restores ``state_dict()`` output."""
+
+
+class EarlyStopping(Callback):
+    """Stops training when a metric stops improving; by default restores the best weights.
+
+    Exact semantics (epochs are 1-based):
+
+    * Epochs ``1 .. start_from_epoch`` are ignored (warm-up): not compared, not counted.
+    * An epoch *improves* if its value is strictly better than the best so far by MORE
+      than ``min_delta`` (``value - min_delta > best`` for ``mode="max"``,
+      ``value + min_delta < best`` for ``"min"``). The first monitored epoch always
+      improves (unless NaN); a NaN value never improves.
+    * ``wait`` counts consecutive non-improving epochs since the last improvement;
+      training stops at the end of the epoch where ``wait`` reaches ``patience``. So
+      ``patience=N`` stops after the Nth consecutive non-improving epoch: best at epoch
+      ``b`` and nothing better, the last epoch run is ``b + N``. ``patience=0`` stops at the
+      first non-improving epoch.
+    * ``best_epoch`` is the 1-based epoch of the best value; ``stopped_epoch`` the 1-based
+      epoch at which it stopped training (None if it did not).
+    * With ``restore_best_weights``, a copy of the model's ``state_dict()`` is taken at each
+      improving epoch, and loaded back when training ends for any reason (early stop,
+      epochs exhausted, NaN loss). Without an improving epoch nothing is restored.
+
+    Example:
+        >>> stopper = EarlyStopping(monitor="val_loss", mode="min", patience=5)
+        >>> history = Trainer(model, loss_fn, optimizer, callbacks=[stopper]).fit(...)
+        >>> history.best_epoch, history.stopped_epoch     # e.g. (12, 17)
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_acc",
+        mode: str = "max",
+        patience: int = 20,
+        min_delta: float = 0.0,
+        restore_best_weights: bool = True,
+        start_from_epoch: int = 0,
+    ) -> None:
+        check_monitor("EarlyStopping", monitor, mode)
+        _check_count("EarlyStopping", "patience", patience)
+        _check_count("EarlyStopping", "start_from_epoch", start_from_epoch)
+        if not isinstance(min_delta, (int, float)) or not math.isfinite(min_delta) or min_delta < 0:
+            raise ValueError(
+                f"EarlyStopping: min_delta must be a finite number >= 0, got {min_delta!r}"
+            )
+        self.monitor = monitor
+        self.mode = mode
+        self.patience = patience
+        self.min_delta = float(min_delta)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = start_from_epoch
+        self._reset()
+
+    def _reset(self) -> None:
+        self.wait = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+        self.best_weights = None
+
+    def on_train_begin(self, trainer) -> None:
+        self._reset()
+        if self.monitor.startswith("val_") and not trainer.has_validation:
+            raise ValueError(f"EarlyStopping monitors {self.monitor!r} but fit() got no val_loader")
+
+    def on_epoch_end(self, trainer, epoch: int, logs: Mapping[str, float]) -> None:
+        value = monitored_value("EarlyStopping", self.monitor, logs)
+        if self.update(value, epoch) and self.restore_best_weights:
+            self.best_weights = trainer.model.state_dict()  # copies, not references
+        if self.stopped_epoch is not None:
+            trainer.stop(
+                f"early stopping: {self.monitor} did not improve by more than {self.min_delta} "
+                f"for {self.patience} epochs (best {self.best:.6g} at epoch {self.best_epoch})"
+            )
+
+    def update(self, value: float, epoch: int) -> bool:
+        """Feeds one epoch's metric; returns True if it improved. Sets ``stopped_epoch``."""
+        if epoch <= self.start_from_epoch:
+            return False
+        if is_improvement(value, self.best, self.mode, self.min_delta):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            return True
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+        return False
+
+    def on_train_end(self, trainer) -> None:
+        if self.restore_best_weights and self.best_weights is not None:
+            trainer.model.load_state_dict(self.best_weights)
+
+    def state_dict(self) -> dict:
+        return {
+            "wait": self.wait,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+            "best_weights": None if self.best_weights is None else dict(self.best_weights),
+        }
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.wait = int(state["wait"])
+        self.best = float(state["best"])
+        self.best_epoch = state["best_epoch"]
+        self.stopped_epoch = state["stopped_epoch"]
+        weights = state["best_weights"]
+        self.best_weights = None if weights is None else {k: v.copy() for k, v in weights.items()}
+
+    def __repr__(self) -> str:
+        return (
+            f"EarlyStopping(monitor={self.monitor!r}, mode={self.mode!r}, "
+            f"patience={self.patience}, min_delta={self.min_delta}, "
+            f"restore_best_weights={self.restore_best_weights}, "
+            f"start_from_epoch={self.start_from_epoch})"
+        )
+
+
+class ModelCheckpoint(Callback):
+    """Saves a full, resumable checkpoint (``minigrad.checkpoint.save(path, trainer=...)``).
+
+    With ``save_best_only`` it writes only at epochs where ``monitor`` improves (strictly
+    better than every earlier epoch; the first epoch always does), otherwise after every
+    epoch. ``path`` may hold ``{epoch}`` or metric fields, e.g. ``"ckpt-{epoch:03d}.npz"``.
+    Writes are atomic, in ``after_epoch``, so they hold every callback's state for the
+    epoch; ``fit(..., resume_from=path)`` continues the run from such a file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        monitor: str = "val_acc",
+        mode: str = "max",
+        save_best_only: bool = True,
+    ) -> None:
+        check_monitor("ModelCheckpoint", monitor, mode)
+        self.path = os.fspath(path)
+        self.monitor = monitor
+        self.mode = mode
+        self.save_best_only = bool(save_best_only)
+        self.best = math.inf if mode == "min" else -math.inf
+        self.last_saved: str | None = None
+
+    def on_train_begin(self, trainer) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.last_saved = None
+
+    def after_epoch(self, trainer, epoch: int, logs: Mapping[str, float]) -> None:
+        if self.save_best_only:
+            value = monitored_value("ModelCheckpoint", self.monitor, logs)
+            if not is_improvement(value, self.best, self.mode):
+                return
+            self.best = value
+        self.last_saved = self.path.format(epoch=epoch, **logs)
+        checkpoint.save(self.last_saved, trainer=trainer)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "last_saved": self.last_saved}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        self.best = float(state["best"])
+        self.last_saved = state["last_saved"]
+
+
+class CSVLogger(Callback):
+    """Writes the History as CSV (``epoch`` then one column per metric), one row per epoch.
+
+    The whole file is rewritten atomically from the History after every epoch, so it is
+    never half-written and a resumed run continues it without duplicate rows.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = os.fspath(path)
+
+    def after_epoch(self, trainer, epoch: int, logs: Mapping[str, float]) -> None:
+        history = trainer.history
+        columns = list(history)
+        with atomic_write(self.path, "w") as file:
+            writer = csv.writer(file)
+            writer.writerow(["epoch", *columns])
+            for index in range(history.epochs):
+                writer.writerow([index + 1, *(repr(history[c][index]) for c in columns)])
+
+
+def _check_count(owner: str, name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{owner}: {name} must be an int >= 0, got {value!r}")

@@ -1,0 +1,80 @@
+import json
+import math
+import os
+
+import pytest
+
+from minigrad.train import History
+
+
+def make_history():
+    history = History(monitor="val_acc", mode="max")
+    history.append({"train_loss": 0.9, "val_acc": 0.5, "lr": 0.1})
+    history.append({"train_loss": 0.1 + 0.2, "val_acc": 0.75, "lr": 0.1})
+    history.append({"train_loss": 0.25, "val_acc": 0.7, "lr": 0.01})
+    history.best_epoch = 2
+    return history
+
+
+def test_history_reads_like_a_dict_of_lists():
+    history = make_history()
+    assert list(history) == ["train_loss", "val_acc", "lr"]
+    assert history["val_acc"] == [0.5, 0.75, 0.7]
+    assert len(history) == 3 and history.epochs == 3
+    assert dict(history.items())["lr"] == [0.1, 0.1, 0.01]
+    assert history.best() == 0.75
+
+
+def test_missing_metric_error_lists_the_metrics_there_are():
+    with pytest.raises(KeyError, match="no metric 'val_loss'.*train_loss"):
+        make_history()["val_loss"]
+
+
+def test_a_metric_first_seen_later_is_padded_with_nan():
+    history = History()
+    history.append({"a": 1.0})
+    history.append({"a": 2.0, "b": 5.0})
+    history.append({"b": 6.0})
+    assert history["a"][:2] == [1.0, 2.0] and math.isnan(history["a"][2])
+    assert math.isnan(history["b"][0]) and history["b"][1:] == [5.0, 6.0]
+
+
+def test_json_round_trip_is_exact_including_nan_and_attributes(tmp_path):
+    history = make_history()
+    history.append({"train_loss": math.nan, "val_acc": 0.1, "lr": 0.01})
+    history.stopped_epoch, history.stop_reason = 4, "loss is nan at epoch 4, batch 2"
+    path = tmp_path / "history.json"
+    history.to_json(path)
+    loaded = History.load(path)
+    assert loaded == history
+    assert loaded["train_loss"][1] == 0.1 + 0.2  # repr round-trips floats bit for bit
+    assert (loaded.best_epoch, loaded.stopped_epoch) == (2, 4)
+    assert loaded.monitor == "val_acc" and loaded.mode == "max"
+    assert os.listdir(tmp_path) == ["history.json"]  # no temp file left behind
+    assert json.loads(path.read_text().replace("NaN", "null"))["best_epoch"] == 2
+
+
+def test_save_is_an_alias_of_to_json(tmp_path):
+    make_history().save(tmp_path / "h.json")
+    assert History.load(tmp_path / "h.json") == make_history()
+
+
+@pytest.mark.parametrize(
+    "mode, values, expected",
+    [
+        ("max", [0.5, 0.75, 0.75, 0.7], 2),  # ties: the first epoch reaching the best
+        ("min", [3.0, 1.0, 2.0, 1.0], 2),
+        ("min", [math.nan, 2.0, math.nan], 2),  # NaN is never best
+        ("min", [math.nan], None),
+    ],
+)
+def test_compute_best_epoch_is_one_based_first_best(mode, values, expected):
+    history = History(monitor="m", mode=mode)
+    for value in values:
+        history.append({"m": value})
+    assert history.compute_best_epoch() == expected
+
+
+def test_from_dict_rejects_data_that_is_not_a_history():
+    with pytest.raises(ValueError, match="'metrics'"):
+        History.from_dict({"val_acc": [1.0]})
