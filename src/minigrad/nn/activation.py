@@ -75,8 +75,12 @@ class GELU(_Elementwise):
 
     def _backward(self, dy):
         x = self._cache
+        dy = np.ascontiguousarray(dy, dtype=x.dtype)
         dx = np.empty_like(x)
-        self._kernels(x.dtype)[1](x, np.ascontiguousarray(dy, dtype=x.dtype), dx)
+        if self.approximate == "none" and x.dtype == np.float32:
+            kernels.half_square_f32(x, dx)
+            np.exp(dx, out=dx)  # numpy's SIMD exp; numba's is a scalar call
+        self._kernels(x.dtype)[1](x, dy, dx)
         return dx
 
     def _kernels(self, dtype):

@@ -263,9 +263,8 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        children = [
-            f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self.named_children()
-        ]
+        children = [f"({name}): " + repr(child).replace("\n", "\n  ")
+                    for name, child in self.named_children()]
         head = f"{type(self).__name__}({self.extra_repr()}"
         if not children:
             return head + ")"

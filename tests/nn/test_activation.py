@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+
+from minigrad import nn
+from minigrad.testing import gradcheck
+from tests.nn.cases import random_input
+from tests.parity import assert_torch_parity
+
+LAYERS = {
+    "ReLU": (lambda: nn.ReLU(), lambda t: t.nn.ReLU()),
+    "GELU": (lambda: nn.GELU(), lambda t: t.nn.GELU()),
+    "GELU-tanh": (lambda: nn.GELU("tanh"), lambda t: t.nn.GELU(approximate="tanh")),
+    "Sigmoid": (lambda: nn.Sigmoid(), lambda t: t.nn.Sigmoid()),
+    "Tanh": (lambda: nn.Tanh(), lambda t: t.nn.Tanh()),
+    "Softmax": (lambda: nn.Softmax(dim=1), lambda t: t.nn.Softmax(dim=1)),
+    "Softmax-last": (lambda: nn.Softmax(), lambda t: t.nn.Softmax(dim=-1)),
+    "LogSoftmax": (lambda: nn.LogSoftmax(dim=1), lambda t: t.nn.LogSoftmax(dim=1)),
+}
+SHAPES = [(4, 7), (2, 3, 5, 3)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", LAYERS)
+def test_activation_gradients_match_finite_differences(name, shape):
+    x = random_input(shape, scale=2.0)
+    assert gradcheck(LAYERS[name][0](), x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", LAYERS)
+def test_activation_matches_torch(name, shape, dtype):
+    torch = pytest.importorskip("torch")
+    ours, theirs = LAYERS[name]
+    assert_torch_parity(ours(), theirs(torch), random_input(shape, scale=3.0), dtype)
+
+
+def test_gelu_float32_fast_path_is_accurate_over_a_wide_range():
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-12, 12, 100_001, dtype=np.float32)
+    layer = nn.GELU()
+    y = layer(x)
+    dx = layer.backward(np.ones_like(x))
+    xt = torch.tensor(x.astype(np.float64), requires_grad=True)
+    yt = torch.nn.functional.gelu(xt)
+    yt.backward(torch.ones_like(xt))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-5, atol=2e-6)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-5, atol=2e-6)
+
+
+def test_activations_keep_float32_and_stay_finite_for_huge_inputs():
+    x = np.array([[-1e4, 0.0, 1e4]], dtype=np.float32)
+    for name, (make, _) in LAYERS.items():
+        layer = make()
+        y = layer(x)
+        dx = layer.backward(np.ones_like(y))
+        assert y.dtype == dx.dtype == np.float32, name
+        assert np.isfinite(y).all() and np.isfinite(dx).all(), name
+
+
+def test_gelu_rejects_unknown_approximation():
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
+        nn.GELU("fast")
+
+
+def test_activation_rejects_integer_input():
+    with pytest.raises(TypeError, match=r"ReLU\(\) expects float32 or float64"):
+        nn.ReLU()(np.arange(3))

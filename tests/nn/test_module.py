@@ -1,0 +1,122 @@
+import numpy as np
+import pytest
+
+from minigrad import nn
+from minigrad_bench.models import seed_net
+
+SEED_NET_REPR = """Sequential(
+  (0): Conv2d(1, 2, kernel_size=(5, 5), stride=(1, 1))
+  (1): GELU(approximate='none')
+  (2): Flatten(start_dim=1, end_dim=-1)
+  (3): Linear(in_features=1152, out_features=256, bias=True)
+  (4): GELU(approximate='none')
+  (5): Dropout(p=0.3, inplace=False)
+  (6): Linear(in_features=256, out_features=10, bias=True)
+)"""
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.norm = nn.BatchNorm2d(2)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(2, 3))
+
+
+def test_seed_net_repr_is_torch_like():
+    torch = pytest.importorskip("torch")
+    from minigrad_bench.models import torch_seed_net
+
+    assert repr(seed_net()) == SEED_NET_REPR == repr(torch_seed_net())
+    assert torch is not None
+
+
+def test_attribute_submodules_are_registered_under_their_names():
+    block = Block()
+    assert [name for name, _ in block.named_children()] == ["conv", "norm", "head"]
+    assert list(block.state_dict()) == [
+        "conv.weight", "conv.bias", "norm.weight", "norm.bias", "norm.running_mean",
+        "norm.running_var", "norm.num_batches_tracked", "head.1.weight", "head.1.bias"]
+    assert len(list(block.parameters())) == 6
+    assert [type(m).__name__ for m in block.modules()] == [
+        "Block", "Conv2d", "BatchNorm2d", "Sequential", "Flatten", "Linear"]
+
+
+def test_train_and_eval_reach_every_module():
+    block = Block().eval()
+    assert not any(m.training for m in block.modules())
+    block.train()
+    assert all(m.training for m in block.modules())
+
+
+def test_state_dict_is_a_copy_and_round_trips():
+    a, b = seed_net(generator=np.random.default_rng(0)), seed_net(
+        generator=np.random.default_rng(1))
+    state = a.state_dict()
+    state["0.weight"][...] = 0
+    assert a[0].weight.data.any()
+    b.load_state_dict(a.state_dict())
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data, err_msg=name)
+
+
+def test_load_state_dict_lists_every_problem_and_changes_nothing():
+    model = seed_net(generator=np.random.default_rng(0))
+    before = model.state_dict()
+    bad = model.state_dict()
+    del bad["0.bias"]
+    bad["7.weight"] = np.zeros(3)
+    bad["3.weight"] = np.zeros((10, 10))
+    bad["6.bias"] = np.ones(10) * 5  # valid: must not be applied either
+    with pytest.raises(KeyError) as info:
+        model.load_state_dict(bad)
+    message = str(info.value)
+    assert "missing keys: 0.bias" in message
+    assert "unexpected keys: 7.weight" in message
+    assert "3.weight: expected (256, 1152), got (10, 10)" in message
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_load_state_dict_keeps_parameter_arrays_and_dtype():
+    model = nn.Linear(3, 2)
+    weight = model.weight.data
+    model.load_state_dict({"weight": np.ones((2, 3)), "bias": np.zeros(2)})
+    assert model.weight.data is weight and weight.dtype == np.float32
+    assert (weight == 1).all()
+
+
+def test_to_float64_converts_parameters_grads_and_buffers():
+    block = Block().double()
+    for _, p in block.named_parameters():
+        assert p.data.dtype == p.grad.dtype == np.float64
+    assert block.norm.running_var.dtype == np.float64
+    assert block.norm.num_batches_tracked.dtype == np.int64
+    y = block.head(block.norm(block.conv(np.zeros((2, 1, 3, 3)))))
+    assert y.dtype == np.float64
+
+
+def test_reset_parameters_is_reproducible_from_a_generator():
+    a = seed_net().reset_parameters(np.random.default_rng(5))
+    b = seed_net().reset_parameters(np.random.default_rng(5))
+    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
+def test_sequential_rejects_non_modules_and_module_needs_init():
+    with pytest.raises(TypeError, match="Sequential argument 1 must be a Module, got int"):
+        nn.Sequential(nn.ReLU(), 3)
+
+    class Broken(nn.Module):
+        def __init__(self):
+            self.layer = nn.ReLU()
+
+    with pytest.raises(AttributeError, match="must call super"):
+        Broken()
+
+
+def test_parameter_grad_matches_data():
+    p = nn.Parameter(np.ones((2, 3), np.float32))
+    assert p.grad.shape == (2, 3) and p.grad.dtype == np.float32 and not p.grad.any()
+    with pytest.raises(TypeError, match="float32 or float64"):
+        nn.Parameter(np.ones(3, np.int32))
