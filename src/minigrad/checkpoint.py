@@ -220,10 +220,10 @@ def _read(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     where = os.fspath(path)
     try:
         npz = np.load(where, allow_pickle=False)
-    except ValueError as error:  # a raw pickle, or an .npy of objects
+    except ValueError:  # neither zip nor .npy: numpy would have to unpickle it
         raise CheckpointError(
-            f"{where!r} is not a minigrad checkpoint: it contains pickled data, which is "
-            f"never loaded because unpickling can run code ({error})"
+            f"{where!r} is not an .npz checkpoint: reading it would mean unpickling "
+            "(pickled data), which can run code, so it is refused"
         ) from None
     except (OSError, zipfile.BadZipFile, EOFError) as error:
         raise CheckpointError(f"{where!r} is not a readable .npz checkpoint: {error}") from None
