@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from minigrad.checkpoint import atomic_write
 
@@ -72,5 +73,6 @@ def _draw_panel(axes, title: str, keys: list[str], history: Mapping, best_epoch)
         )
     axes.set_title(title)
     axes.set_xlabel("epoch")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
