@@ -65,6 +65,8 @@ def conv_direct_forward(xp, weight, sh, sw, out):
     """``out[n, o] += sum_c,i,j weight[o, c, i, j] * xp[n, c, oy*sh + i, ox*sw + j]``.
 
     ``xp`` is the already padded input (N, C, Hp, Wp); ``out`` (N, O, OH, OW) holds the bias.
+    The innermost loop runs along an output row; stride 1 gets its own loop with unit-stride
+    reads, which LLVM turns into SIMD code.
     """
     n_samples, out_channels, oh, ow = out.shape
     channels = xp.shape[1]
@@ -73,12 +75,17 @@ def conv_direct_forward(xp, weight, sh, sw, out):
         for o in range(out_channels):
             for c in range(channels):
                 for i in range(kh):
-                    for j in range(kw):
-                        w = weight[o, c, i, j]
-                        for oy in range(oh):
-                            row = xp[n, c, oy * sh + i]
-                            for ox in range(ow):
-                                out[n, o, oy, ox] += w * row[ox * sw + j]
+                    for oy in range(oh):
+                        src = xp[n, c, oy * sh + i]
+                        dst = out[n, o, oy]
+                        for j in range(kw):
+                            w = weight[o, c, i, j]
+                            if sw == 1:
+                                for ox in range(ow):
+                                    dst[ox] += w * src[ox + j]
+                            else:
+                                for ox in range(ow):
+                                    dst[ox] += w * src[ox * sw + j]
 
 
 @njit(cache=True, fastmath=FAST)
@@ -91,15 +98,19 @@ def conv_direct_backward(xp, weight, dy, sh, sw, dweight, dxp):
         for o in range(out_channels):
             for c in range(channels):
                 for i in range(kh):
-                    for j in range(kw):
-                        w = weight[o, c, i, j]
-                        acc = dweight[o, c, i, j] * 0
-                        for oy in range(oh):
-                            row = xp[n, c, oy * sh + i]
-                            drow = dxp[n, c, oy * sh + i]
-                            g = dy[n, o, oy]
-                            for ox in range(ow):
-                                acc += g[ox] * row[ox * sw + j]
-                                drow[ox * sw + j] += w * g[ox]
-                        dweight[o, c, i, j] += acc
-
+                    for oy in range(oh):
+                        src = xp[n, c, oy * sh + i]
+                        dsrc = dxp[n, c, oy * sh + i]
+                        g = dy[n, o, oy]
+                        for j in range(kw):
+                            w = weight[o, c, i, j]
+                            acc = w * 0
+                            if sw == 1:
+                                for ox in range(ow):
+                                    acc += g[ox] * src[ox + j]
+                                    dsrc[ox + j] += w * g[ox]
+                            else:
+                                for ox in range(ow):
+                                    acc += g[ox] * src[ox * sw + j]
+                                    dsrc[ox * sw + j] += w * g[ox]
+                            dweight[o, c, i, j] += acc
