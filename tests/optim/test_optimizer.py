@@ -162,14 +162,15 @@ def test_state_dict_is_plain_data_with_copied_arrays(make):
             np.testing.assert_array_equal(value, snapshot[index][key])
 
 
-def test_load_state_dict_casts_arrays_to_the_parameter_dtype_and_copies_them():
-    params = make_parameters([np.ones(3, dtype=np.float32)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_load_state_dict_casts_arrays_to_the_parameter_dtype_and_copies_them(dtype):
+    params = make_parameters([np.ones(3, dtype=dtype)])
     adam = optim.Adam(params)
     saved = {"state": {0: {"step": 2, "exp_avg": np.ones(3), "exp_avg_sq": np.ones(3)}},
              "param_groups": [{**adam.state_dict()["param_groups"][0]}]}
     adam.load_state_dict(saved)
     state = adam.state[params[0]]
-    assert state["exp_avg"].dtype == np.float32 and state["step"] == 2
+    assert state["exp_avg"].dtype == dtype and state["step"] == 2
     saved["state"][0]["exp_avg"][:] = 5.0
     np.testing.assert_array_equal(state["exp_avg"], np.ones(3))
 

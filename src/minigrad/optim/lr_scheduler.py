@@ -243,7 +243,7 @@ class CosineAnnealingLR(LRScheduler):
 
     _hyperparameters = ("T_max", "eta_min")
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):  # noqa: N803
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0):
         self.T_max = T_max
         self.eta_min = eta_min
         self._check_hyperparameters()
@@ -452,7 +452,7 @@ class ReduceLROnPlateau(LRScheduler):
             return metric > best * (self.threshold + 1.0)
         return metric > best + self.threshold
 
-    def step(self, metrics: float) -> None:  # type: ignore[override]
+    def step(self, metrics: float) -> None:
         """Ends an epoch whose monitored value is ``metrics`` (see the class docstring)."""
         current = float(metrics)
         self.last_epoch += 1
