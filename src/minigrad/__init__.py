@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
-from minigrad import nn  # noqa: E402
+from minigrad import data, nn, optim, train  # noqa: E402
+from minigrad.checkpoint import load, save  # noqa: E402
 
-__all__ = ["__version__", "nn"]
+__all__ = ["__version__", "data", "load", "nn", "optim", "save", "train"]
