@@ -98,8 +98,10 @@ class LRScheduler:
                 )
 
     def state_dict(self) -> dict[str, Any]:
-        """The scheduler's state as plain data (numbers, strings, lists): everything but
-        the optimizer (and, for ``LambdaLR``, the functions)."""
+        """The scheduler's state as plain data (numbers, strings, lists, None).
+
+        Everything but the optimizer (and, for ``LambdaLR``, the functions).
+        """
         names = self._running_state + self._hyperparameters
         return {name: _copy(getattr(self, name)) for name in names}
 
@@ -150,7 +152,7 @@ class StepLR(LRScheduler):
     Args:
         optimizer: the optimizer to schedule.
         step_size: period of the decay, in epochs (integer >= 1).
-        gamma: multiplicative factor (> 0).
+        gamma: multiplicative factor (>= 0).
     """
 
     _hyperparameters = ("step_size", "gamma")
@@ -180,7 +182,7 @@ class MultiStepLR(LRScheduler):
     Args:
         optimizer: the optimizer to schedule.
         milestones: epoch indices (integers >= 0), in any order.
-        gamma: multiplicative factor (> 0).
+        gamma: multiplicative factor (>= 0).
     """
 
     _hyperparameters = ("milestones", "gamma")
@@ -208,7 +210,7 @@ class ExponentialLR(LRScheduler):
 
     Args:
         optimizer: the optimizer to schedule.
-        gamma: multiplicative factor (> 0).
+        gamma: multiplicative factor (>= 0).
     """
 
     _hyperparameters = ("gamma",)
