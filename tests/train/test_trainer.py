@@ -268,3 +268,34 @@ def test_progress_bar_can_be_forced_on(capsys):
     make_trainer().fit(train, val, epochs=1, progress=True)
     out = capsys.readouterr().out
     assert "epoch 1/1:" in out and "/8 [" in out  # tqdm: description, batch count
+
+
+def test_seed_net_reaches_90_percent_on_a_real_mnist_subset():
+    from minigrad.data import DataLoader, load_mnist
+
+    try:
+        x_train, y_train, x_test, y_test = load_mnist(download=False)
+    except FileNotFoundError as error:
+        pytest.skip(f"MNIST not found (set MINIGRAD_DATA=/work/shared/data): {error}")
+
+    def normalised(x):
+        return (x.astype(np.float32) / 255 - np.float32(0.1307)) / np.float32(0.3081)
+
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 5),
+        nn.GELU(),
+        nn.Flatten(),
+        nn.Linear(1152, 256),
+        nn.GELU(),
+        nn.Dropout(0.3),
+        nn.Linear(256, 10),
+    )
+    model.reset_parameters(np.random.default_rng(0))
+    trainer = Trainer(
+        model, nn.CrossEntropyLoss(), SGD(model.parameters(), lr=0.02, momentum=0.9), seed=0
+    )
+    train = DataLoader(normalised(x_train[:6000]), y_train[:6000], batch_size=32)
+    val = DataLoader(normalised(x_test[:2000]), y_test[:2000], batch_size=500, shuffle=False)
+    history = trainer.fit(train, val, epochs=3, verbose=False)
+    assert history["val_acc"][-1] > 0.90, history["val_acc"]
+    assert history["train_loss"][-1] < history["train_loss"][0]
