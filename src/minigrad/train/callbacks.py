@@ -14,9 +14,13 @@ import csv
 import math
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from minigrad import checkpoint
 from minigrad.checkpoint import atomic_write
+
+if TYPE_CHECKING:  # the Trainer imports this module; the hint needs no import at runtime
+    from minigrad.train.trainer import Trainer
 
 MODES = ("min", "max")
 
@@ -70,19 +74,19 @@ class Callback:
     and ndarrays) so checkpoints can resume them exactly.
     """
 
-    def on_train_begin(self, trainer) -> None:
+    def on_train_begin(self, trainer: Trainer) -> None:
         """Called at the start of ``fit``, before a checkpoint is resumed: reset state here."""
 
-    def on_epoch_begin(self, trainer, epoch: int) -> None:
+    def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
         """Called before epoch ``epoch``'s first batch."""
 
-    def on_epoch_end(self, trainer, epoch: int, logs: Mapping[str, float]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
         """Called after validation and the scheduler step, with the epoch's metrics."""
 
-    def after_epoch(self, trainer, epoch: int, logs: Mapping[str, float]) -> None:
+    def after_epoch(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
         """Called after every callback's ``on_epoch_end``: the epoch's state is final."""
 
-    def on_train_end(self, trainer) -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         """Called when training ends: epochs exhausted, stopped early, or a NaN loss."""
 
     def state_dict(self) -> dict:
@@ -150,12 +154,12 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
         self.best_weights = None
 
-    def on_train_begin(self, trainer) -> None:
+    def on_train_begin(self, trainer: Trainer) -> None:
         self._reset()
         if self.monitor.startswith("val_") and not trainer.has_validation:
             raise ValueError(f"EarlyStopping monitors {self.monitor!r} but fit() got no val_loader")
 
-    def on_epoch_end(self, trainer, epoch: int, logs: Mapping[str, float]) -> None:
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
         value = monitored_value("EarlyStopping", self.monitor, logs)
         if self.update(value, epoch) and self.restore_best_weights:
             self.best_weights = trainer.model.state_dict()  # copies, not references
@@ -177,7 +181,7 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
         return False
 
-    def on_train_end(self, trainer) -> None:
+    def on_train_end(self, trainer: Trainer) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             trainer.model.load_state_dict(self.best_weights)
 
@@ -232,11 +236,11 @@ class ModelCheckpoint(Callback):
         self.best = math.inf if mode == "min" else -math.inf
         self.last_saved: str | None = None
 
-    def on_train_begin(self, trainer) -> None:
+    def on_train_begin(self, trainer: Trainer) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.last_saved = None
 
-    def after_epoch(self, trainer, epoch: int, logs: Mapping[str, float]) -> None:
+    def after_epoch(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
         if self.save_best_only:
             value = monitored_value("ModelCheckpoint", self.monitor, logs)
             if not is_improvement(value, self.best, self.mode):
@@ -263,7 +267,7 @@ class CSVLogger(Callback):
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
 
-    def after_epoch(self, trainer, epoch: int, logs: Mapping[str, float]) -> None:
+    def after_epoch(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
         history = trainer.history
         columns = list(history)
         with atomic_write(self.path, "w") as file:

@@ -261,7 +261,7 @@ class Trainer:
             f"this batch's update (the weights are those after the previous batch, or the "
             f"best epoch's if EarlyStopping restores them)"
         )
-        warnings.warn(reason, RuntimeWarning, stacklevel=4)
+        warnings.warn(reason, RuntimeWarning, stacklevel=5)  # points at the fit() call
         self.stop(reason)
         self.history.stopped_epoch = epoch
         self.history.stop_reason = reason
