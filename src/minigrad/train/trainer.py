@@ -173,8 +173,10 @@ class Trainer:
         if resume_from is not None:
             checkpoint.load(resume_from, trainer=self)
             self.stop_training = self.history.stopped_epoch is not None
+            if verbose:
+                print(f"resumed from {os.fspath(resume_from)} after epoch {self.epoch}")
             if self.stop_training and verbose:
-                print(f"resumed run had already stopped: {self.history.stop_reason}")
+                print(f"that run had already stopped: {self.history.stop_reason}")
         show_bar = verbose and (stdout_is_terminal() if progress is None else bool(progress))
         while self.epoch < epochs and not self.stop_training:
             self._run_epoch(self.epoch + 1, epochs, train_loader, val_loader, verbose, show_bar)
