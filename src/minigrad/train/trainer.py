@@ -232,7 +232,7 @@ class Trainer:
         model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
         model.train()
         bar = EpochBar(epoch, epochs, _length(loader), lr, show_bar)
-        loss_sum, correct, seen, classify = 0.0, 0, 0, None
+        tally = _Tally()
         try:
             for batch, (xb, yb) in enumerate(loader, 1):
                 logits = model(xb)
@@ -240,22 +240,14 @@ class Trainer:
                 if not math.isfinite(loss):
                     self._stop_on_non_finite(loss, epoch, batch)
                     return None
+                tally.add(loss, logits, yb)  # before backward, which may reuse the logits
                 optimizer.zero_grad()
                 model.backward(loss_fn.backward())
                 optimizer.step()
-                if classify is None:
-                    classify = _is_classification(logits, yb)
-                n = len(yb)
-                loss_sum += loss * n
-                seen += n
-                if classify:
-                    correct += int(np.count_nonzero(logits.argmax(1) == yb))
-                bar.update(batch, loss_sum / seen, correct / seen if classify else None)
+                bar.update(batch, *tally.running())
         finally:
             bar.close()
-        if seen == 0:
-            raise ValueError("train_loader yielded no batches")
-        return {"loss": loss_sum / seen, **({"acc": correct / seen} if classify else {})}
+        return tally.means("train_loader")
 
     def _stop_on_non_finite(self, loss: float, epoch: int, batch: int) -> None:
         reason = (
@@ -300,22 +292,14 @@ class Trainer:
         """
         was_training = self.model.training
         self.model.eval()
-        loss_sum, correct, seen, classify = 0.0, 0, 0, None
+        tally = _Tally()
         try:
             for xb, yb in loader:
                 logits = self.model(xb)
-                n = len(yb)
-                loss_sum += float(self.loss_fn(logits, yb)) * n
-                seen += n
-                if classify is None:
-                    classify = _is_classification(logits, yb)
-                if classify:
-                    correct += int(np.count_nonzero(logits.argmax(1) == yb))
+                tally.add(float(self.loss_fn(logits, yb)), logits, yb)
         finally:
             self.model.train(was_training)
-        if seen == 0:
-            raise ValueError("evaluate: the loader yielded no batches")
-        return {"loss": loss_sum / seen, **({"acc": correct / seen} if classify else {})}
+        return tally.means("evaluate: the loader")
 
     def predict(
         self, x: np.ndarray, batch_size: int = 256, probabilities: bool = False
@@ -389,6 +373,34 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
+
+
+class _Tally:
+    """Batch-size-weighted means of the loss and (for class targets) the accuracy."""
+
+    __slots__ = ("loss_sum", "correct", "seen", "classify")
+
+    def __init__(self) -> None:
+        self.loss_sum, self.correct, self.seen, self.classify = 0.0, 0, 0, None
+
+    def add(self, loss: float, logits: np.ndarray, targets: np.ndarray) -> None:
+        if self.classify is None:
+            self.classify = _is_classification(logits, targets)
+        if self.classify:
+            self.correct += int(np.count_nonzero(logits.argmax(1) == targets))
+        n = len(targets)
+        self.loss_sum += loss * n
+        self.seen += n
+
+    def running(self) -> tuple[float, float | None]:
+        """(mean loss, accuracy or None) so far."""
+        return self.loss_sum / self.seen, self.correct / self.seen if self.classify else None
+
+    def means(self, source: str) -> dict[str, float]:
+        if self.seen == 0:
+            raise ValueError(f"{source} yielded no batches")
+        loss, acc = self.running()
+        return {"loss": loss} if acc is None else {"loss": loss, "acc": acc}
 
 
 def _is_classification(logits: np.ndarray, targets: np.ndarray) -> bool:
