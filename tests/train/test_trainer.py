@@ -299,3 +299,14 @@ def test_seed_net_reaches_90_percent_on_a_real_mnist_subset():
     history = trainer.fit(train, val, epochs=3, verbose=False)
     assert history["val_acc"][-1] > 0.90, history["val_acc"]
     assert history["train_loss"][-1] < history["train_loss"][0]
+
+
+def test_a_float64_model_trains_and_predicts_in_float64():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 3)).double()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), SGD(model.parameters(), lr=0.1))
+    x, y = blobs(60)
+    x = x.astype(np.float64)
+    history = trainer.fit(ArrayLoader(x, y), ArrayLoader(x, y), epochs=2, verbose=False)
+    assert history.epochs == 2 and np.isfinite(history["val_loss"]).all()
+    assert trainer.predict(x, probabilities=True).dtype == np.float64
+    assert all(p.data.dtype == np.float64 for p in model.parameters())
