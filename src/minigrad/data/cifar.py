@@ -150,15 +150,20 @@ def read_archive_members(archive: Path, names: tuple[str, ...]) -> dict[str, byt
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for name in names:
-                member = tar.getmember(f"{BATCH_FOLDER}/{name}")
-                if not member.isfile() or member.size > MAX_BATCH_BYTES:
-                    raise ValueError(f"member {member.name} is not a plausible batch file")
-                members[name] = tar.extractfile(member).read()
-    except KeyError as err:
-        raise ValueError(f"{archive}: no {err.args[0]} inside; not the CIFAR-10 archive") from err
+                members[name] = _read_member(tar, f"{BATCH_FOLDER}/{name}", archive)
     except (tarfile.TarError, EOFError, OSError) as err:
         raise ValueError(f"{archive}: corrupt or truncated archive ({err})") from err
     return members
+
+
+def _read_member(tar: tarfile.TarFile, name: str, archive: Path) -> bytes:
+    try:
+        member = tar.getmember(name)
+    except KeyError:
+        raise ValueError(f"{archive}: no {name} inside; not the CIFAR-10 archive") from None
+    if not member.isfile() or member.size > MAX_BATCH_BYTES:
+        raise ValueError(f"{archive}: {name} is not a plausible batch file")
+    return tar.extractfile(member).read()
 
 
 def write_cifar10_python(
