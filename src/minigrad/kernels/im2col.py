@@ -65,8 +65,7 @@ def conv_direct_forward(xp, weight, sh, sw, out):
     """``out[n, o] += sum_c,i,j weight[o, c, i, j] * xp[n, c, oy*sh + i, ox*sw + j]``.
 
     ``xp`` is the already padded input (N, C, Hp, Wp); ``out`` (N, O, OH, OW) holds the bias.
-    The innermost loop runs along an output row; stride 1 gets its own loop with unit-stride
-    reads, which LLVM turns into SIMD code.
+    Any stride; stride 1 has the faster ``conv_direct_forward_wide``.
     """
     n_samples, out_channels, oh, ow = out.shape
     channels = xp.shape[1]
@@ -80,12 +79,8 @@ def conv_direct_forward(xp, weight, sh, sw, out):
                         dst = out[n, o, oy]
                         for j in range(kw):
                             w = weight[o, c, i, j]
-                            if sw == 1:
-                                for ox in range(ow):
-                                    dst[ox] += w * src[ox + j]
-                            else:
-                                for ox in range(ow):
-                                    dst[ox] += w * src[ox * sw + j]
+                            for ox in range(ow):
+                                dst[ox] += w * src[ox * sw + j]
 
 
 @njit(cache=True, fastmath=FAST)
@@ -105,12 +100,60 @@ def conv_direct_backward(xp, weight, dy, sh, sw, dweight, dxp):
                         for j in range(kw):
                             w = weight[o, c, i, j]
                             acc = w * 0
-                            if sw == 1:
-                                for ox in range(ow):
-                                    acc += g[ox] * src[ox + j]
-                                    dsrc[ox + j] += w * g[ox]
-                            else:
-                                for ox in range(ow):
-                                    acc += g[ox] * src[ox * sw + j]
-                                    dsrc[ox * sw + j] += w * g[ox]
+                            for ox in range(ow):
+                                acc += g[ox] * src[ox * sw + j]
+                                dsrc[ox * sw + j] += w * g[ox]
                             dweight[o, c, i, j] += acc
+
+
+# Stride 1: each input plane is read as one flat row (slicing it at the tap's shift, which
+# is what lets LLVM emit SIMD code for the inner loop). For kernel tap (i, j), output
+# position q = oy * W + ox (on a "wide" output grid as wide as the input) reads input
+# q + i * W + j, a constant shift, so a whole plane is one long unit-stride loop. The wide
+# grid's columns ox >= OW are scratch: forward leaves garbage there (the layer slices it
+# off) and backward expects zeros there (the layer pads dy with them).
+
+
+@njit(cache=True, fastmath=FAST)
+def conv_direct_forward_wide(xp, weight, width, out_wide):
+    """``out_wide`` (N, O, OH*W) += the stride-1 correlation of ``xp`` (N, C, H*W)."""
+    n_samples, out_channels, area = out_wide.shape
+    channels = xp.shape[1]
+    kh, kw = weight.shape[2], weight.shape[3]
+    length = area - kw + 1
+    for n in range(n_samples):
+        for o in range(out_channels):
+            dst = out_wide[n, o]
+            for c in range(channels):
+                src = xp[n, c]
+                for i in range(kh):
+                    for j in range(kw):
+                        w = weight[o, c, i, j]
+                        shifted = src[i * width + j:]
+                        for q in range(length):
+                            dst[q] += w * shifted[q]
+
+
+@njit(cache=True, fastmath=FAST)
+def conv_direct_backward_wide(xp, weight, dy_wide, width, dweight, dxp):
+    """Adds dL/dweight and dL/dxp (N, C, H*W) for stride 1; ``dy_wide`` is zero past OW."""
+    n_samples, out_channels, area = dy_wide.shape
+    channels = xp.shape[1]
+    kh, kw = weight.shape[2], weight.shape[3]
+    length = area - kw + 1
+    for n in range(n_samples):
+        for c in range(channels):
+            src = xp[n, c]
+            dsrc = dxp[n, c]
+            for o in range(out_channels):
+                g = dy_wide[n, o]
+                for i in range(kh):
+                    for j in range(kw):
+                        w = weight[o, c, i, j]
+                        shift = i * width + j
+                        shifted, dshifted = src[shift:], dsrc[shift:]
+                        acc = w * 0
+                        for q in range(length):
+                            acc += g[q] * shifted[q]
+                            dshifted[q] += w * g[q]
+                        dweight[o, c, i, j] += acc

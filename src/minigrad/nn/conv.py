@@ -94,8 +94,17 @@ class Conv2d(Module):
     def _forward_direct(self, x, oh, ow):
         ph, pw = self.padding
         xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-        y = self._output_with_bias(x.shape[0], oh, ow, x.dtype)
-        kernels.conv_direct_forward(xp, self.weight.data, *self.stride, y)
+        xp = np.ascontiguousarray(xp)
+        n, channels, _, width = xp.shape
+        if self.stride == (1, 1):
+            # The stride-1 kernel writes rows as wide as the input; columns >= ow are scratch.
+            wide = self._output_with_bias(n, oh, width, x.dtype)
+            kernels.conv_direct_forward_wide(xp.reshape(n, channels, -1), self.weight.data,
+                                             width, wide.reshape(n, self.out_channels, -1))
+            y = np.ascontiguousarray(wide[:, :, :, :ow])
+        else:
+            y = self._output_with_bias(n, oh, ow, x.dtype)
+            kernels.conv_direct_forward(xp, self.weight.data, *self.stride, y)
         self._cache = ("direct", x.shape, xp, None)
         return y
 
@@ -106,9 +115,10 @@ class Conv2d(Module):
 
     def _chunk_size(self, x, oh, ow) -> int:
         rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
-        per_sample = rows * oh * ow * x.itemsize
-        # Backward needs the columns and their gradient at once: two buffers per chunk.
-        return max(1, int(self.scratch_bytes // (2 * per_sample)))
+        # Backward holds, per sample, the columns, their gradient and the output gradient
+        # re-laid as (C_out, L): the largest scratch of either pass.
+        per_sample = (2 * rows + self.out_channels) * oh * ow * x.itemsize
+        return max(1, int(self.scratch_bytes // per_sample))
 
     def _columns(self, x_chunk, oh, ow):
         rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
@@ -150,8 +160,17 @@ class Conv2d(Module):
 
     def _backward_direct(self, dy, shape, xp):
         dxp = np.zeros_like(xp)
-        kernels.conv_direct_backward(xp, self.weight.data, dy, *self.stride, self.weight.grad,
-                                     dxp)
+        n, channels, _, width = xp.shape
+        if self.stride == (1, 1):
+            wide = np.zeros(dy.shape[:3] + (width,), dtype=dy.dtype)
+            wide[:, :, :, :dy.shape[3]] = dy
+            kernels.conv_direct_backward_wide(
+                xp.reshape(n, channels, -1), self.weight.data,
+                wide.reshape(n, self.out_channels, -1), width, self.weight.grad,
+                dxp.reshape(n, channels, -1))
+        else:
+            kernels.conv_direct_backward(xp, self.weight.data, dy, *self.stride,
+                                         self.weight.grad, dxp)
         ph, pw = self.padding
         if not (ph or pw):
             return dxp

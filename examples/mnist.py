@@ -1,0 +1,149 @@
+"""Train the course project's numpy network on MNIST with its recipe, and report as it did.
+
+    python examples/mnist.py                              # the reference recipe
+    python examples/mnist.py --subset 3000 --epochs 2     # a quick look
+    python examples/mnist.py --momentum 0.9 --lr 0.05     # a better recipe (docs/results.md)
+
+The network: Conv2d(1, 2, 5) -> GELU -> Flatten -> Linear(1152, 256) -> GELU -> Dropout(0.3)
+-> Linear(256, 10), softmax fused into the cross-entropy loss (predictions apply it).
+The recipe: a seeded 4:1 split of the 60,000 training images, rotation (+-10 degrees) and
+pad-2 random crop per sample, plain SGD with batch 512, learning rate halved after a
+5-epoch plateau of validation accuracy, early stopping after 20, best weights restored,
+and the 10,000 test images evaluated once at the end.
+
+Writes into --out (default runs/mnist-<timestamp>/): history.json, best.npz (the best
+checkpoint), last.npz (for --resume), curves.png and summary.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from minigrad import nn
+from minigrad.checkpoint import atomic_write
+from minigrad.data import DataLoader, load_mnist
+from minigrad.data.transforms import Compose
+from minigrad.plot import plot_history
+from minigrad.train import ModelCheckpoint
+from minigrad_bench.recipes import Recipe, build_trainer, loaders, normalisation
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    defaults = Recipe()
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--epochs", type=int, default=defaults.epochs,
+                   help="upper bound on epochs; early stopping usually ends the run first")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--lr", type=float, default=defaults.lr)
+    p.add_argument("--optimizer", choices=["sgd", "adamw"], default=defaults.optimizer)
+    p.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD momentum")
+    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    p.add_argument("--schedule", choices=["plateau", "cosine"], default=defaults.schedule)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--data-dir", default=None,
+                   help="folder holding mnist/ (default: $MINIGRAD_DATA, else ~/.cache/minigrad)")
+    p.add_argument("--out", default=None, help="output folder (default runs/mnist-<timestamp>)")
+    p.add_argument("--no-augment", action="store_true", help="no rotation / crop")
+    p.add_argument("--subset", type=int, default=None,
+                   help="use only the first N training images (split 4:1 as usual)")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    args = p.parse_args(argv)
+    if args.resume and args.out is None:
+        p.error("--resume needs --out, the folder of the run to continue")
+    if args.subset is not None and args.subset < 10:
+        p.error(f"--subset must be at least 10 images, got {args.subset}")
+    return args
+
+
+def recipe_from(args: argparse.Namespace) -> Recipe:
+    return replace(Recipe(), optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+                   weight_decay=args.weight_decay, batch_size=args.batch_size,
+                   epochs=args.epochs, schedule=args.schedule, augment=not args.no_augment,
+                   seed=args.seed)
+
+
+def print_summary(model: nn.Module) -> None:
+    """The torch-like repr, then every layer's parameter count."""
+    print(model)
+    print(f"{'layer':<52}{'parameters':>12}")
+    for name, layer in model.named_children():
+        count = sum(p.data.size for p in layer.parameters())
+        print(f"{name + ': ' + type(layer).__name__:<52}{count:>12,}")
+    print(f"{'total':<52}{model.num_parameters():>12,}\n")
+
+
+def report(rows: dict) -> str:
+    """The final table, in the reference's format."""
+    width = max(len(k) for k in rows)
+    return "\n".join(f"| {key:<{width}} | {value:>12} |" for key, value in rows.items())
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    recipe = recipe_from(args)
+    out = args.out or os.path.join("runs", time.strftime("mnist-%Y%m%d-%H%M%S"))
+    os.makedirs(out, exist_ok=True)
+
+    x, y, x_test, y_test = load_mnist(root=args.data_dir)
+    if args.subset:
+        x, y = x[:args.subset], y[:args.subset]
+    train, val = loaders(x, y, recipe)
+    print(f"MNIST: {len(train.x):,} train / {len(val.x):,} validation (seed {recipe.seed}), "
+          f"{len(x_test):,} test held out\n")
+
+    trainer = build_trainer(recipe, callbacks=[
+        ModelCheckpoint(os.path.join(out, "best.npz"), monitor="val_acc", mode="max"),
+        ModelCheckpoint(os.path.join(out, "last.npz"), monitor="val_acc", mode="max",
+                        save_best_only=False),
+    ])
+    print_summary(trainer.model)
+
+    start = time.perf_counter()
+    history = trainer.fit(train, val, epochs=recipe.epochs,
+                          resume_from=os.path.join(out, "last.npz") if args.resume else None)
+    wall = time.perf_counter() - start
+
+    # EarlyStopping has restored the best weights: the test set is evaluated once, on them.
+    test_loader = DataLoader(x_test, y_test, 1024, shuffle=False,
+                             transform=Compose(normalisation()))
+    test = trainer.evaluate(test_loader)
+    best = history.best_epoch
+    train_seconds = float(np.sum(history["epoch_time"]))
+    summary = {
+        "recipe": recipe.to_dict(), "best_epoch": best,
+        "best_val_acc": history["val_acc"][best - 1], "test_acc": test["acc"],
+        "test_loss": test["loss"], "epochs_run": history.epochs,
+        "stopped_epoch": history.stopped_epoch, "wall_seconds": wall,
+        "train_seconds": train_seconds, "seconds_per_epoch": train_seconds / history.epochs,
+        "images_per_second": history.epochs * len(train.x) / train_seconds,
+        "n_train": len(train.x), "n_val": len(val.x), "n_test": len(x_test),
+        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),
+    }
+    history.to_json(os.path.join(out, "history.json"))
+    plot_history(history, os.path.join(out, "curves.png"))
+    with atomic_write(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+
+    print()
+    print(report({
+        "best epoch": f"{best}",
+        "best validation accuracy": f"{100 * summary['best_val_acc']:.2f}%",
+        "test accuracy": f"{100 * test['acc']:.2f}%",
+        "epochs run": f"{history.epochs}",
+        "total time": f"{wall:.1f} s",
+        "time per epoch": f"{summary['seconds_per_epoch']:.2f} s",
+        "images / second": f"{summary['images_per_second']:,.0f}",
+    }))
+    print(f"\nwrote {out}/: history.json, best.npz, last.npz, curves.png, summary.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
