@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 from pathlib import Path
 
@@ -189,3 +190,15 @@ def test_a_file_changed_after_verification_is_checked_again(shared_data, tmp_pat
     os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 10**9))
     with pytest.raises(ValueError, match="MD5"):
         load_mnist(tmp_path, download=False)
+
+
+def test_the_checksum_cache_keeps_one_entry_per_file(shared_data, tmp_path):
+    folder = _link_mnist(shared_data, tmp_path / "mnist", skip=("t10k-labels-idx1-ubyte",))
+    target = folder / "t10k-labels-idx1-ubyte.gz"
+    target.write_bytes((shared_data / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    files.remember_verified(target, "0" * 32)
+    os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 10**9))
+    load_mnist(tmp_path, download=False)
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "minigrad" / "checksums.json"
+    entries = [k for k in json.loads(cache.read_text()) if k.startswith(str(target.resolve()))]
+    assert len(entries) == 1

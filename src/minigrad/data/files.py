@@ -84,7 +84,8 @@ def remember_verified(path: Path, md5: str) -> None:
     """Records that ``path``, as it is now, has checksum ``md5`` (memory and, if possible, disk)."""
     key = _cache_key(path)
     _VERIFIED[key] = md5
-    entries = _read_disk_cache()
+    stale = key.rsplit("|", 2)[0] + "|"  # older versions of the same file
+    entries = {k: v for k, v in _read_disk_cache().items() if not k.startswith(stale)}
     entries[key] = md5
     try:
         _disk_cache_file().parent.mkdir(parents=True, exist_ok=True)

@@ -63,7 +63,7 @@ def as_batch_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def to_float(batch: np.ndarray, dtype=np.float32) -> np.ndarray:
-    """uint8 -> ``dtype`` in [0, 1] (``x / 255``, as torchvision's ``to_dtype(scale=True)``).
+    """uint8 -> ``dtype`` in [0, 1]: ``x / 255``, as torchvision's ``convert_image_dtype``.
 
     Float batches are returned unchanged (same object, same dtype).
     """
