@@ -62,11 +62,16 @@ def _seed_net_pair(batch: int, seed: int = 0):
     return torch, ours, theirs, x, y
 
 
-def seed_net_training(batch: int = 512, rounds: int = 5, repeats: int = 10) -> dict:
-    """Target 1: one SGD training step of the reference network through the public API."""
-    torch, ours, theirs, x, y = _seed_net_pair(batch)
-    loss_fn, opt = nn.CrossEntropyLoss(), optim.SGD(ours.parameters(), lr=0.01)
-    t_opt = torch.optim.SGD(theirs.parameters(), lr=0.01)
+def training_steps(ours, theirs, x: np.ndarray, y: np.ndarray, optimizer: str):
+    """One training step of each framework (same loss, optimizer and data) as closures."""
+    torch = _torch()
+    if optimizer == "sgd":
+        opt = optim.SGD(ours.parameters(), lr=0.01)
+        t_opt = torch.optim.SGD(theirs.parameters(), lr=0.01)
+    else:
+        opt = optim.AdamW(ours.parameters(), lr=1e-3, weight_decay=1e-3)
+        t_opt = torch.optim.AdamW(theirs.parameters(), lr=1e-3, weight_decay=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     ours.train()
     theirs.train()
@@ -82,7 +87,13 @@ def seed_net_training(batch: int = 512, rounds: int = 5, repeats: int = 10) -> d
         torch.nn.functional.cross_entropy(theirs(xt), yt).backward()
         t_opt.step()
 
-    t_ours, t_theirs = alternate(step_ours, step_theirs, rounds, repeats)
+    return step_ours, step_theirs
+
+
+def seed_net_training(batch: int = 512, rounds: int = 5, repeats: int = 10) -> dict:
+    """Target 1: one SGD training step of the reference network through the public API."""
+    _, ours, theirs, x, y = _seed_net_pair(batch)
+    t_ours, t_theirs = alternate(*training_steps(ours, theirs, x, y, "sgd"), rounds, repeats)
     floor = gemm_floor(batch)
     return _row("seed net training step", batch, t_ours, t_theirs,
                 gemm_floor_images_per_s=floor,
@@ -170,23 +181,8 @@ def vgg_training(batch: int = 32, in_channels: int = 1, size: int = 28, rounds: 
     y = g.integers(0, 10, batch)
     ours, theirs = vgg(in_channels, generator=g), torch_vgg(in_channels)
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
-    loss_fn = nn.CrossEntropyLoss()
-    opt = optim.AdamW(ours.parameters(), lr=1e-3, weight_decay=1e-3)
-    t_opt = torch.optim.AdamW(theirs.parameters(), lr=1e-3, weight_decay=1e-3)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step_ours():
-        opt.zero_grad()
-        loss_fn(ours(x), y)
-        ours.backward(loss_fn.backward())
-        opt.step()
-
-    def step_theirs():
-        t_opt.zero_grad()
-        torch.nn.functional.cross_entropy(theirs(xt), yt).backward()
-        t_opt.step()
-
-    t_ours, t_theirs = alternate(step_ours, step_theirs, rounds, repeats)
+    steps = training_steps(ours, theirs, x, y, "adamw")
+    t_ours, t_theirs = alternate(*steps, rounds, repeats)
     return _row(f"VGG training step ({in_channels}x{size}x{size})", batch, t_ours, t_theirs)
 
 
