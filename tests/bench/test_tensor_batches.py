@@ -1,0 +1,87 @@
+"""The device-side augmentation (the CUDA data path), checked on CPU against minigrad's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from minigrad.data import functional as F
+
+torch = pytest.importorskip("torch")
+
+from minigrad_bench import tensor_batches as tb  # noqa: E402
+from minigrad_bench.baselines import baseline_recipe  # noqa: E402
+from minigrad_bench.torch_train import Runtime, train_vgg, vgg_run  # noqa: E402
+
+
+@pytest.fixture
+def images() -> np.ndarray:
+    return np.random.default_rng(0).random((5, 3, 16, 16)).astype(np.float32)
+
+
+def test_crop_equals_minigrad_crop_per_sample(images):
+    g = np.random.default_rng(1)
+    top, left = g.integers(0, 9, 5), g.integers(0, 9, 5)
+    ours = tb.crop(torch.from_numpy(images), torch.from_numpy(top), torch.from_numpy(left), 4)
+    np.testing.assert_array_equal(ours.numpy(), F.crop(images, top, left, 16, padding=4))
+
+
+def test_hflip_equals_minigrad_hflip(images):
+    flip = np.array([True, False, True, True, False])
+    ours = tb.hflip(torch.from_numpy(images), torch.from_numpy(flip))
+    np.testing.assert_array_equal(ours.numpy(), F.hflip(images, flip))
+
+
+def test_rotate_equals_minigrad_rotate_counter_clockwise(images):
+    angles = np.array([0.0, 10.0, -25.0, 90.0, 3.3])
+    ours = tb.rotate(torch.from_numpy(images), torch.from_numpy(angles))
+    np.testing.assert_allclose(ours.numpy(), F.rotate(images, angles), atol=1e-5)
+
+
+def test_cutout_equals_minigrad_cutout_boxes_clipped_at_the_rim(images):
+    centre_y, centre_x = np.array([0, 5, 15, 8, 2]), np.array([15, 5, 0, 8, 13])
+    half = 4
+    y0, y1 = np.clip(centre_y - half, 0, 16), np.clip(centre_y + half, 0, 16)
+    x0, x1 = np.clip(centre_x - half, 0, 16), np.clip(centre_x + half, 0, 16)
+    expected = F.erase(images, y0, x0, y1 - y0, x1 - x0, value=0, sample=np.arange(5))
+    ours = tb.cutout(torch.from_numpy(images), torch.from_numpy(centre_y),
+                     torch.from_numpy(centre_x), 8)
+    np.testing.assert_array_equal(ours.numpy(), expected)
+
+
+def _batches(seed: int, recipe) -> list:
+    x = torch.from_numpy(np.random.default_rng(0).integers(0, 256, (10, 3, 32, 32), np.uint8))
+    loader = tb.TensorBatches(x, torch.arange(10), 4, recipe=recipe, shuffle=True, seed=seed)
+    return list(loader)
+
+
+def test_tensor_batches_are_seeded_shuffled_and_augmented_per_sample():
+    recipe = baseline_recipe("cifar10", epochs=1)
+    first, again, other = _batches(0, recipe), _batches(0, recipe), _batches(1, recipe)
+    assert [len(yb) for _, yb in first] == [4, 4, 2]
+    assert sorted(torch.cat([yb for _, yb in first]).tolist()) == list(range(10))
+    for (xa, ya), (xb, yb) in zip(first, again):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert not all(torch.equal(a[0], b[0]) for a, b in zip(first, other))
+    assert first[0][0].dtype == torch.float32 and first[0][0].shape == (4, 3, 32, 32)
+
+
+def test_unaugmented_tensor_batches_are_the_normalised_images_in_order():
+    x = np.random.default_rng(0).integers(0, 256, (6, 1, 28, 28), np.uint8)
+    loader = tb.TensorBatches(torch.from_numpy(x), torch.arange(6), 4)
+    xb, yb = next(iter(loader))
+    expected = (x[:4].astype(np.float32) / 255 - 0.1307) / 0.3081
+    np.testing.assert_allclose(xb.numpy(), expected, rtol=1e-6, atol=1e-6)
+    assert yb.tolist() == [0, 1, 2, 3]
+
+
+def test_vgg_trains_through_the_tensor_pipeline_on_cpu():
+    g = np.random.default_rng(0)
+    images = (g.integers(0, 256, (40, 1, 28, 28), np.uint8), g.integers(0, 10, 40),
+              g.integers(0, 256, (8, 1, 28, 28), np.uint8), g.integers(0, 10, 8))
+    recipe = baseline_recipe("mnist", "improved", epochs=2, widths=(4, 4, 8, 8))
+    runtime = Runtime.for_model("cpu", fast=True)
+    run = train_vgg(vgg_run(recipe, runtime), recipe, images, runtime, verbose=False,
+                    tensor_pipeline=True)
+    assert run.history.epochs == 2 and run.history.best_epoch in (1, 2)
+    assert set(run.test) == {"loss", "acc"}
