@@ -92,6 +92,9 @@ def _print_header(session: Session) -> None:
                 f"/ {d['test']:,} test images")
     session.say(f"== device {p['device']}, torch {env['torch']} ({env['torch_threads']} threads), "
                 f"numpy {env['numpy']}, {env['blas']}, seeds {p['seeds']}")
+    if p["profile"]["name"] == "full" and p["device"] == "cpu":
+        session.say("== note: the full recipes on a CPU take days (the VGG alone costs ~3 GFLOP "
+                    "per image per training step); --device cuda runs them in minutes")
 
 
 def _reference_recipe(profile: Profile, seed: int) -> Recipe:

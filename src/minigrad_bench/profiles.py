@@ -59,12 +59,12 @@ PROFILES = {
     ),
     "quick": Profile(
         name="quick", train_images=12_000, test_images=None, reference_epochs=15,
-        vgg_epochs={"mnist": 4, "cifar10": 4}, vgg_widths=(16, 32, 64, 128), seeds=(0,),
+        vgg_epochs={"mnist": 3, "cifar10": 3}, vgg_widths=(16, 32, 64, 128), seeds=(0,),
         summary="a reduced run for a 2-core CPU: the first 12,000 training images (4:1 split: "
                 "9,600 train / 2,400 validation; CIFAR-10 without its official files: the "
                 "4,000-image partial set), the whole test set, the reference recipe for at "
-                "most 15 epochs, a width-reduced VGG (16, 32, 64, 128) for 4 epochs with its "
-                "cosine schedule over those 4; seed 0",
+                "most 15 epochs, a width-reduced VGG (16, 32, 64, 128) for 3 epochs with its "
+                "cosine schedule over those 3; seed 0",
     ),
     "smoke": Profile(
         name="smoke", train_images=600, test_images=200, reference_epochs=2,
