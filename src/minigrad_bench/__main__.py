@@ -42,7 +42,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minigrad-bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="minigrad-bench",
+        description="minigrad against PyTorch: accuracy side by side (compare, torch) and "
+                    "throughput (speed). See docs/benchmarks.md.")
     commands = parser.add_subparsers(dest="command", required=True)
     compare = commands.add_parser("compare", help="minigrad reference net vs its torch twin "
                                                   "vs the torch VGG baseline")
