@@ -13,46 +13,24 @@ run code, and a file crafted to hold a pickled object is refused with ``Checkpoi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import numpy as np
+
+from minigrad.fileio import atomic_write
 
 FORMAT = "minigrad.checkpoint"
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
 COMPONENTS = ("model", "optimizer", "scheduler", "trainer")
+__all__ = ["CheckpointError", "atomic_write", "load", "save"]
 
 
 class CheckpointError(ValueError):
     """A file that is not a valid minigrad checkpoint, or one that is unsafe to load."""
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator:
-    """Opens a temp file next to ``path``; on success renames it over ``path``.
-
-    A process killed mid-write leaves the previous file intact (plus at most a stray
-    ``.<name>.*.tmp`` file); on an exception the temp file is removed.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        encoding = None if "b" in mode else "utf-8"
-        with os.fdopen(fd, mode, encoding=encoding, newline="" if encoding else None) as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
 
 
 # -- nested state <-> JSON tree + arrays -------------------------------------------

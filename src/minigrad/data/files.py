@@ -13,12 +13,13 @@ import hashlib
 import http.client
 import json
 import os
-import tempfile
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm import tqdm
+
+from minigrad.fileio import atomic_write
 
 ENV_VAR = "MINIGRAD_DATA"
 CHUNK = 1 << 20
@@ -42,16 +43,8 @@ def resolve_root(root: str | os.PathLike | None) -> tuple[Path, str]:
 
 def write_atomically(path: Path, payload: bytes) -> None:
     """Writes ``payload`` to a temporary file beside ``path``, then renames it into place."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    with atomic_write(path) as out:
+        out.write(payload)
 
 
 def file_md5(path: Path) -> str:
@@ -151,18 +144,14 @@ def _fetch(url: str, path: Path, md5: str, progress: bool, timeout: float) -> No
     request = urllib.request.Request(url, headers={"User-Agent": "minigrad"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         expected_size = response.length  # None when the server sends no Content-Length
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                received, actual = _stream(response, out, expected_size, path.name, progress)
+        # A short or corrupt download raises inside the block: the partial file is removed
+        # and nothing reaches ``path``.
+        with atomic_write(path) as out:
+            received, actual = _stream(response, out, expected_size, path.name, progress)
             if expected_size is not None and received != expected_size:
                 raise ValueError(f"connection closed after {received} of {expected_size} bytes")
             if actual != md5:
                 raise ValueError(f"MD5 {actual} differs from the published {md5}")
-            os.replace(temp, path)
-        finally:
-            if os.path.exists(temp):
-                os.unlink(temp)
     remember_verified(path, md5)
 
 
