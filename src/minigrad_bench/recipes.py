@@ -29,7 +29,7 @@ class Recipe:
     """Every knob of a run; ``asdict(recipe)`` is what results files record."""
 
     optimizer: str = "sgd"          # "sgd" (the reference) or "adamw"
-    lr: float = 0.3
+    lr: float = 0.2
     momentum: float = 0.0
     weight_decay: float = 0.0
     batch_size: int = 512
