@@ -30,12 +30,14 @@ class Conv2d(Module):
     ``in_channels * out_channels`` is small (the column matrix is then mostly memory traffic);
     "auto" picks by that product (see ``DIRECT_MAX_CHANNEL_PRODUCT``).
 
-    ``scratch_bytes`` (class-wide, or per instance) bounds the im2col scratch memory: the batch
-    is processed in chunks whose column matrices (and their gradients) fit in it.
+    ``scratch_bytes`` (class-wide, or per instance; default 8 MiB) bounds the im2col scratch
+    memory: the batch is processed in chunks whose column matrix, its gradient and the
+    re-laid output gradient fit in it. Small chunks are also the fast ones: their columns
+    stay in the CPU cache between im2col and the GEMMs.
     """
 
     DIRECT_MAX_CHANNEL_PRODUCT = 16
-    scratch_bytes = 64 * 2**20
+    scratch_bytes = 8 * 2**20
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  bias: bool = True, *, dtype=DEFAULT_DTYPE,
@@ -120,29 +122,38 @@ class Conv2d(Module):
         per_sample = (2 * rows + self.out_channels) * oh * ow * x.itemsize
         return max(1, int(self.scratch_bytes // per_sample))
 
-    def _columns(self, x_chunk, oh, ow):
-        rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
-        cols = np.empty((rows, x_chunk.shape[0] * oh * ow), dtype=x_chunk.dtype)
+    def _scratch(self, chunk, oh, ow, dtype, rows=None):
+        """One (rows, chunk * L) buffer, reused by every chunk of a pass: fresh pages for
+        each chunk would cost a page fault per 4 KiB written."""
+        rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1] if rows is None \
+            else rows
+        return np.empty((rows, chunk * oh * ow), dtype=dtype)
+
+    def _columns(self, x_chunk, oh, ow, buffer):
+        cols = buffer[:, :x_chunk.shape[0] * oh * ow]
         kernels.im2col(x_chunk, *self.kernel_size, *self.stride, *self.padding, oh, ow, cols)
         return cols
 
     def _forward_im2col(self, x, oh, ow):
-        n = x.shape[0]
-        chunk = self._chunk_size(x, oh, ow)
+        n, area = x.shape[0], oh * ow
+        chunk = min(self._chunk_size(x, oh, ow), n)
         weight = self.weight.data.reshape(self.out_channels, -1)
-        y = np.empty((n, self.out_channels, oh * ow), dtype=x.dtype)
-        cols = None
+        y = np.empty((n, self.out_channels, area), dtype=x.dtype)
+        cols_buffer = self._scratch(chunk, oh, ow, x.dtype)
+        y_buffer = self._scratch(chunk, oh, ow, x.dtype, rows=self.out_channels)
         for start in range(0, n, chunk):
             x_chunk = x[start:start + chunk]
-            cols = self._columns(x_chunk, oh, ow)
+            count = x_chunk.shape[0]
+            cols = self._columns(x_chunk, oh, ow, cols_buffer)
             # (O, K) @ (K, n_c * L) -> (O, n_c, L) -> (n_c, O, L)
-            y_chunk = (weight @ cols).reshape(self.out_channels, x_chunk.shape[0], oh * ow)
-            y[start:start + chunk] = y_chunk.transpose(1, 0, 2)
+            y_chunk = np.matmul(weight, cols, out=y_buffer[:, :count * area])
+            y[start:start + count] = y_chunk.reshape(self.out_channels, count, area).transpose(
+                1, 0, 2)
         if self.bias is not None:
             y += self.bias.data[:, None]
         # A single chunk's columns are kept for backward; several are recomputed there,
         # which is what keeps scratch memory bounded.
-        self._cache = ("im2col", x.shape, x, cols if n <= chunk else None)
+        self._cache = ("im2col", x.shape, x, cols_buffer if n <= chunk else None)
         return y.reshape(n, self.out_channels, oh, ow)
 
     # -- backward ---------------------------------------------------------------
@@ -177,21 +188,29 @@ class Conv2d(Module):
         return np.ascontiguousarray(dxp[:, :, ph:ph + shape[2], pw:pw + shape[3]])
 
     def _backward_im2col(self, dy, x, cached_cols, oh, ow):
-        n = x.shape[0]
-        chunk = self._chunk_size(x, oh, ow)
+        n, area = x.shape[0], oh * ow
+        chunk = min(self._chunk_size(x, oh, ow), n)
         weight = self.weight.data.reshape(self.out_channels, -1)
         dweight = self.weight.grad.reshape(self.out_channels, -1)
         dx = np.zeros_like(x)
-        dy = dy.reshape(n, self.out_channels, oh * ow)
+        dy = dy.reshape(n, self.out_channels, area)
+        cols_buffer = cached_cols if cached_cols is not None else self._scratch(
+            chunk, oh, ow, x.dtype)
+        dcols_buffer = self._scratch(chunk, oh, ow, x.dtype)
+        dy_buffer = self._scratch(chunk, oh, ow, x.dtype, rows=self.out_channels)
         for start in range(0, n, chunk):
             x_chunk = x[start:start + chunk]
-            cols = cached_cols if cached_cols is not None else self._columns(x_chunk, oh, ow)
+            count = x_chunk.shape[0]
+            cols = cached_cols if cached_cols is not None else self._columns(
+                x_chunk, oh, ow, cols_buffer)
             # (n_c, O, L) -> (O, n_c * L), the layout of the column matrix
-            dy_chunk = dy[start:start + chunk].transpose(1, 0, 2).reshape(self.out_channels, -1)
+            dy_chunk = dy_buffer[:, :count * area]
+            dy_chunk.reshape(self.out_channels, count, area)[...] = \
+                dy[start:start + count].transpose(1, 0, 2)
             dweight += dy_chunk @ cols.T
-            dcols = weight.T @ dy_chunk
+            dcols = np.matmul(weight.T, dy_chunk, out=dcols_buffer[:, :count * area])
             kernels.col2im(dcols, *self.kernel_size, *self.stride, *self.padding, oh, ow,
-                           dx[start:start + chunk])
+                           dx[start:start + count])
         return dx
 
     def extra_repr(self) -> str:
