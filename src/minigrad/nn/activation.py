@@ -68,27 +68,49 @@ class GELU(_Elementwise):
 
     def forward(self, x):
         x = np.ascontiguousarray(self._check(x))
+        if self.approximate == "tanh":
+            # numpy's SIMD tanh; Python-float constants keep float32 as float32
+            t = np.multiply(x, x)
+            t *= kernels.TANH_SCALE * kernels.TANH_CUBIC
+            t += kernels.TANH_SCALE
+            t *= x
+            np.tanh(t, out=t)
+            self._cache, self._tanh = x, t
+            y = t + 1
+            y *= x
+            y *= 0.5
+            return y
         y = np.empty_like(x)
-        self._kernels(x.dtype)[0](x, y)
+        kernels.gelu_erf(x.dtype)[0](x, y)
         self._cache = x
         return y
 
     def _backward(self, dy):
         x = self._cache
         dy = np.ascontiguousarray(dy, dtype=x.dtype)
+        if self.approximate == "tanh":
+            # dy * (0.5 (1 + t) + 0.5 x (1 - t^2) s (1 + 3 c x^2)), in place: every fresh
+            # temporary of this size costs page faults
+            t = self._tanh
+            slope = np.multiply(x, x)
+            slope *= 3 * kernels.TANH_CUBIC
+            slope += 1
+            slope *= 0.5 * kernels.TANH_SCALE
+            dx = np.multiply(t, t)
+            np.subtract(1, dx, out=dx)
+            dx *= x
+            dx *= slope
+            np.multiply(t, 0.5, out=slope)
+            dx += slope
+            dx += 0.5
+            dx *= dy
+            return dx
         dx = np.empty_like(x)
-        if self.approximate == "none" and x.dtype == np.float32:
+        if x.dtype == np.float32:
             kernels.half_square_f32(x, dx)
             np.exp(dx, out=dx)  # numpy's SIMD exp; numba's is a scalar call
-        self._kernels(x.dtype)[1](x, dy, dx)
+        kernels.gelu_erf(x.dtype)[1](x, dy, dx)
         return dx
-
-    def _kernels(self, dtype):
-        if self.approximate == "tanh":
-            return kernels.gelu_tanh, kernels.gelu_tanh_backward
-        if dtype == np.float32:
-            return kernels.gelu_erf_f32, kernels.gelu_erf_backward_f32
-        return kernels.gelu_erf_f64, kernels.gelu_erf_backward_f64
 
     def extra_repr(self) -> str:
         return f"approximate='{self.approximate}'"
