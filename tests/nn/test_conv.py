@@ -56,6 +56,20 @@ def test_conv2d_chunked_im2col_matches_torch(monkeypatch):
     assert_torch_parity(conv, torch_twin(case), random_input(case[-1]))
 
 
+def test_conv2d_chunks_whole_batch_if_it_fits_else_cache_sized_but_not_skinny():
+    conv = nn.Conv2d(8, 8, 3, padding=1)
+    x = np.zeros((16, 8, 10, 10), np.float32)
+    per_sample = (2 * 72 + 8) * 100 * 4
+    conv.scratch_bytes = 16 * per_sample
+    assert conv._chunk_size(x, 10, 10) == 16  # fits: one chunk, columns kept for backward
+    conv.scratch_bytes, conv.chunk_bytes = 15 * per_sample, 3 * per_sample
+    assert conv._chunk_size(x, 10, 10) == 8  # 3 fit the cache, but 768 columns need 8
+    conv.MIN_GEMM_COLUMNS = 100
+    assert conv._chunk_size(x, 10, 10) == 3
+    conv.scratch_bytes = 2 * per_sample
+    assert conv._chunk_size(x, 10, 10) == 2  # the hard bound wins
+
+
 def test_conv2d_auto_picks_direct_for_few_channels():
     assert nn.Conv2d(1, 2, 5).chosen_algorithm() == "direct"
     assert nn.Conv2d(64, 128, 3).chosen_algorithm() == "im2col"

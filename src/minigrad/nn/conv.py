@@ -30,14 +30,15 @@ class Conv2d(Module):
     ``in_channels * out_channels`` is small (the column matrix is then mostly memory traffic);
     "auto" picks by that product (see ``DIRECT_MAX_CHANNEL_PRODUCT``).
 
-    ``scratch_bytes`` (class-wide, or per instance; default 8 MiB) bounds the im2col scratch
+    ``scratch_bytes`` (class-wide, or per instance; default 64 MiB) bounds the im2col scratch
     memory: the batch is processed in chunks whose column matrix, its gradient and the
-    re-laid output gradient fit in it. Small chunks are also the fast ones: their columns
-    stay in the CPU cache between im2col and the GEMMs.
+    re-laid output gradient fit in it (see ``_chunk_size`` for how chunks are sized).
     """
 
     DIRECT_MAX_CHANNEL_PRODUCT = 16
-    scratch_bytes = 8 * 2**20
+    scratch_bytes = 64 * 2**20
+    chunk_bytes = 8 * 2**20
+    MIN_GEMM_COLUMNS = 768
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  bias: bool = True, *, dtype=DEFAULT_DTYPE,
@@ -116,11 +117,23 @@ class Conv2d(Module):
         return y
 
     def _chunk_size(self, x, oh, ow) -> int:
+        """Samples per chunk of the im2col path.
+
+        The whole batch if its scratch fits in ``scratch_bytes`` (then the columns are kept
+        for backward). Otherwise chunks of about ``chunk_bytes``, whose columns stay in the
+        CPU cache between im2col and the GEMMs, but at least ``MIN_GEMM_COLUMNS`` columns
+        wide (skinnier GEMMs waste the BLAS), and never past ``scratch_bytes``.
+        """
         rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         # Backward holds, per sample, the columns, their gradient and the output gradient
         # re-laid as (C_out, L): the largest scratch of either pass.
         per_sample = (2 * rows + self.out_channels) * oh * ow * x.itemsize
-        return max(1, int(self.scratch_bytes // per_sample))
+        limit = max(1, int(self.scratch_bytes // per_sample))
+        if x.shape[0] <= limit:
+            return x.shape[0]
+        cache_sized = int(min(self.chunk_bytes, self.scratch_bytes) // per_sample)
+        wide_enough = -(-self.MIN_GEMM_COLUMNS // (oh * ow))
+        return min(limit, max(1, cache_sized, wide_enough))
 
     def _scratch(self, chunk, oh, ow, dtype, rows=None):
         """One (rows, chunk * L) buffer, reused by every chunk of a pass: fresh pages for
