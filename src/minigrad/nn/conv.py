@@ -164,9 +164,10 @@ class Conv2d(Module):
                 1, 0, 2)
         if self.bias is not None:
             y += self.bias.data[:, None]
-        # A single chunk's columns are kept for backward; several are recomputed there,
-        # which is what keeps scratch memory bounded.
-        self._cache = ("im2col", x.shape, x, cols_buffer if n <= chunk else None)
+        # In training, a single chunk's columns are kept for backward; several are
+        # recomputed there, which is what keeps scratch memory bounded. Inference keeps none.
+        keep = n <= chunk and self.training
+        self._cache = ("im2col", x.shape, x, cols_buffer if keep else None)
         return y.reshape(n, self.out_channels, oh, ow)
 
     # -- backward ---------------------------------------------------------------
