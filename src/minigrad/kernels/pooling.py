@@ -102,18 +102,22 @@ def _pool_divisor(y0, x0, kh, kw, ph, pw, height, width, count_include_pad):
 
 
 @njit(cache=True)
+def _adaptive_bin(index, size, bins):
+    """torch's adaptive bin ``index`` of ``bins`` over ``size``: floor(i*H/OH) to ceil(...)."""
+    return (index * size) // bins, -((-(index + 1) * size) // bins)
+
+
+@njit(cache=True)
 def adaptive_avg_pool_forward(x, out):
-    """torch's adaptive bins: rows ``floor(i*H/OH)`` to ``ceil((i+1)*H/OH)``."""
+    """Means over torch's adaptive bins of the (H, W) plane."""
     n_samples, channels, height, width = x.shape
     oh, ow = out.shape[2], out.shape[3]
     for n in range(n_samples):
         for c in range(channels):
             for oy in range(oh):
-                y0 = (oy * height) // oh
-                y1 = -((-(oy + 1) * height) // oh)
+                y0, y1 = _adaptive_bin(oy, height, oh)
                 for ox in range(ow):
-                    x0 = (ox * width) // ow
-                    x1 = -((-(ox + 1) * width) // ow)
+                    x0, x1 = _adaptive_bin(ox, width, ow)
                     total = x[n, c, 0, 0] * 0
                     for iy in range(y0, y1):
                         for ix in range(x0, x1):
@@ -128,11 +132,9 @@ def adaptive_avg_pool_backward(dy, dx):
     for n in range(n_samples):
         for c in range(channels):
             for oy in range(oh):
-                y0 = (oy * height) // oh
-                y1 = -((-(oy + 1) * height) // oh)
+                y0, y1 = _adaptive_bin(oy, height, oh)
                 for ox in range(ow):
-                    x0 = (ox * width) // ow
-                    x1 = -((-(ox + 1) * width) // ow)
+                    x0, x1 = _adaptive_bin(ox, width, ow)
                     g = dy[n, c, oy, ox] / ((y1 - y0) * (x1 - x0))
                     for iy in range(y0, y1):
                         for ix in range(x0, x1):
