@@ -67,3 +67,15 @@ def test_mnist_example_rejects_bad_arguments(bad):
     result = run_example("examples/mnist.py", *bad)
     assert result.returncode == 2
     assert "--subset must be at least" in result.stderr or "--resume needs --out" in result.stderr
+
+
+def test_readme_example_runs_as_written(tmp_path):
+    require_mnist()
+    readme = (ROOT / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "epochs=5" in code
+    script = tmp_path / "readme_example.py"
+    script.write_text(code.replace("epochs=5", "epochs=1"))  # one epoch is enough to run it
+    result = run_example(str(script))
+    assert result.returncode == 0, result.stderr
+    assert "'acc': 0." in result.stdout
