@@ -29,10 +29,9 @@ import numpy as np
 from minigrad import nn
 from minigrad.checkpoint import atomic_write
 from minigrad.data import DataLoader, load_mnist
-from minigrad.data.transforms import Compose
 from minigrad.plot import plot_history
 from minigrad.train import ModelCheckpoint
-from minigrad_bench.recipes import Recipe, build_trainer, loaders, normalisation
+from minigrad_bench.recipes import Recipe, build_trainer, eval_transform, loaders
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -111,8 +110,7 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - start
 
     # EarlyStopping has restored the best weights: the test set is evaluated once, on them.
-    test_loader = DataLoader(x_test, y_test, 1024, shuffle=False,
-                             transform=Compose(normalisation()))
+    test_loader = DataLoader(x_test, y_test, 1024, shuffle=False, transform=eval_transform())
     test = trainer.evaluate(test_loader)
     best = history.best_epoch
     train_seconds = float(np.sum(history["epoch_time"]))

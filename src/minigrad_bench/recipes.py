@@ -52,10 +52,15 @@ def normalisation() -> list:
     return [transforms.ToFloat(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))]
 
 
+def eval_transform():
+    """uint8 -> normalised float32: what validation and test batches get."""
+    return transforms.Compose(normalisation())
+
+
 def train_transform(recipe: Recipe):
     """uint8 batch -> rotated (bilinear, fill 0) -> padded and cropped -> normalised float32."""
     if not recipe.augment:
-        return transforms.Compose(normalisation())
+        return eval_transform()
     return transforms.Compose([
         transforms.RandomRotation(recipe.rotation_degrees),
         transforms.RandomCrop(28, padding=recipe.crop_padding),
@@ -75,7 +80,7 @@ def loaders(x: np.ndarray, y: np.ndarray, recipe: Recipe) -> tuple[DataLoader, D
     train = DataLoader(x[train_idx], y[train_idx], recipe.batch_size, shuffle=True,
                        transform=train_transform(recipe), seed=recipe.seed)
     val = DataLoader(x[val_idx], y[val_idx], recipe.batch_size, shuffle=False,
-                     transform=transforms.Compose(normalisation()))
+                     transform=eval_transform())
     return train, val
 
 
