@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from minigrad import nn
+from minigrad.nn import conv_winograd
 from minigrad.testing import gradcheck
 from tests.nn.cases import generator, random_input
 from tests.parity import assert_torch_parity
@@ -16,6 +17,17 @@ CASES = [
     (2, 2, 1, 1, 0, True, (2, 2, 5, 3)),           # 1x1
 ]
 IDS = [f"case{i}" for i in range(len(CASES))]
+# Winograd needs 3x3, stride 1, padding <= 2; odd outputs leave half-empty tiles
+WINOGRAD_CASES = [
+    (3, 8, 3, 1, 1, True, (2, 3, 6, 6)),
+    (2, 3, 3, 1, 0, True, (1, 2, 7, 9)),           # odd output 5x7, batch 1
+    (4, 2, 3, 1, (2, 1), False, (3, 4, 5, 6)),     # padding (2, 1), no bias
+    (3, 3, 3, 1, 2, True, (2, 3, 3, 3)),           # input as small as the kernel, padding 2
+    (2, 4, 3, 1, 1, True, (2, 2, 1, 1)),           # 1x1 input
+]
+ALL_CASES = [(case, algorithm) for case in CASES for algorithm in ("im2col", "direct")] + [
+    (case, "winograd") for case in WINOGRAD_CASES]
+ALL_IDS = [f"{algorithm}-{i}" for i, (_, algorithm) in enumerate(ALL_CASES)]
 
 
 def make(case, algorithm, seed=0):
@@ -31,16 +43,14 @@ def torch_twin(case):
     return tnn.Conv2d(c_in, c_out, k, stride=s, padding=p, bias=bias)
 
 
-@pytest.mark.parametrize("algorithm", ["im2col", "direct"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize(("case", "algorithm"), ALL_CASES, ids=ALL_IDS)
 def test_conv2d_gradients_match_finite_differences(case, algorithm):
     x = random_input(case[-1])
     assert gradcheck(make(case, algorithm).double(), x)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("algorithm", ["im2col", "direct"])
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize(("case", "algorithm"), ALL_CASES, ids=ALL_IDS)
 def test_conv2d_matches_torch(case, algorithm, dtype):
     pytest.importorskip("torch")
     assert_torch_parity(make(case, algorithm), torch_twin(case), random_input(case[-1]), dtype)
@@ -52,8 +62,33 @@ def test_conv2d_chunked_im2col_matches_torch(monkeypatch):
     conv = make(case, "im2col")
     # (2 * 27 rows + 4 output channels) * 36 columns * 8 bytes per sample: 2 samples a chunk
     conv.scratch_bytes = 2 * (2 * 27 + 4) * 36 * 8
-    assert conv._chunk_size(random_input(case[-1]), 6, 6) == 2
+    assert conv._im2col_chunk_size(random_input(case[-1]), 6, 6) == 2
     assert_torch_parity(conv, torch_twin(case), random_input(case[-1]))
+
+
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv2d_chunked_winograd_matches_torch(train, dtype):
+    """Several chunks (the last one short) with odd sides, in train mode (one chunk's
+    transformed input would be kept) and eval mode."""
+    pytest.importorskip("torch")
+    case = (4, 5, 3, 1, 1, True, (7, 4, 7, 5))
+    conv = make(case, "winograd")
+    conv.scratch_bytes = 3 * conv_winograd.bytes_per_sample(4, 5, (7, 5), (7, 5), 8)
+    assert conv._winograd_chunk_size(case[-1], 8) == 3
+    assert_torch_parity(conv, torch_twin(case), random_input(case[-1]), dtype, train=train)
+
+
+def test_conv2d_winograd_keeps_transformed_input_only_for_a_single_training_chunk():
+    conv = nn.Conv2d(4, 4, 3, padding=1, algorithm="winograd").double()
+    x = random_input((2, 4, 6, 6))
+    conv(x)
+    assert conv._cache[3] is not None
+    conv.eval()(x)
+    assert conv._cache[3] is None
+    conv.train().scratch_bytes = conv_winograd.bytes_per_sample(4, 4, (6, 6), (6, 6), 8)
+    conv(x)
+    assert conv._cache[3] is None
 
 
 def test_conv2d_chunks_whole_batch_if_it_fits_else_cache_sized_but_not_skinny():
@@ -61,18 +96,29 @@ def test_conv2d_chunks_whole_batch_if_it_fits_else_cache_sized_but_not_skinny():
     x = np.zeros((16, 8, 10, 10), np.float32)
     per_sample = (2 * 72 + 8) * 100 * 4
     conv.scratch_bytes = 16 * per_sample
-    assert conv._chunk_size(x, 10, 10) == 16  # fits: one chunk, columns kept for backward
+    assert conv._im2col_chunk_size(x, 10, 10) == 16  # fits: one chunk, columns kept for backward
     conv.scratch_bytes, conv.chunk_bytes = 15 * per_sample, 3 * per_sample
-    assert conv._chunk_size(x, 10, 10) == 8  # 3 fit the cache, but 768 columns need 8
+    assert conv._im2col_chunk_size(x, 10, 10) == 8  # 3 fit the cache, but 768 columns need 8
     conv.MIN_GEMM_COLUMNS = 100
-    assert conv._chunk_size(x, 10, 10) == 3
+    assert conv._im2col_chunk_size(x, 10, 10) == 3
     conv.scratch_bytes = 2 * per_sample
-    assert conv._chunk_size(x, 10, 10) == 2  # the hard bound wins
+    assert conv._im2col_chunk_size(x, 10, 10) == 2  # the hard bound wins
 
 
-def test_conv2d_auto_picks_direct_for_few_channels():
+def test_conv2d_auto_picks_direct_for_few_channels_then_winograd_where_it_applies():
     assert nn.Conv2d(1, 2, 5).chosen_algorithm() == "direct"
-    assert nn.Conv2d(64, 128, 3).chosen_algorithm() == "im2col"
+    assert nn.Conv2d(64, 128, 3, padding=1).chosen_algorithm() == "winograd"
+    assert nn.Conv2d(8, 128, 3, padding=1).chosen_algorithm() == "im2col"  # too few channels
+    assert nn.Conv2d(64, 128, 3, stride=2).chosen_algorithm() == "im2col"
+    assert nn.Conv2d(64, 128, 5).chosen_algorithm() == "im2col"
+    assert nn.Conv2d(64, 128, 3, padding=3).chosen_algorithm() == "im2col"
+
+
+def test_conv2d_rejects_winograd_where_it_does_not_apply():
+    with pytest.raises(ValueError, match=r"winograd.*kernel_size=3.*got kernel_size=\(5, 5\)"):
+        nn.Conv2d(2, 2, 5, algorithm="winograd")
+    with pytest.raises(ValueError, match=r"winograd.*stride=\(2, 2\)"):
+        nn.Conv2d(2, 2, 3, stride=2, algorithm="winograd")
 
 
 def test_conv2d_default_init_has_torch_bounds():

@@ -1,10 +1,12 @@
-"""Conv2d with two algorithms: im2col + GEMM (general) and a direct numba kernel (few channels)."""
+"""Conv2d with three algorithms: im2col + GEMM (general), Winograd F(2x2, 3x3) (3x3 kernels,
+stride 1) and a direct numba kernel (few channels)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from minigrad.kernels import im2col as kernels
+from minigrad.nn import conv_winograd as winograd
 from minigrad.nn import init
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
 from minigrad.nn.validation import (
@@ -16,7 +18,7 @@ from minigrad.nn.validation import (
     require_forward,
 )
 
-ALGORITHMS = ("auto", "im2col", "direct")
+ALGORITHMS = ("auto", "im2col", "winograd", "direct")
 
 
 class Conv2d(Module):
@@ -26,16 +28,20 @@ class Conv2d(Module):
     weight (C_out, C_in, kh, kw), bias (C_out,).
 
     ``algorithm``: "im2col" unfolds input windows into a column matrix and does one GEMM per
-    chunk of samples; "direct" loops over the kernel in numba, which wins when
-    ``in_channels * out_channels`` is small (the column matrix is then mostly memory traffic);
-    "auto" picks by that product (see ``DIRECT_MAX_CHANNEL_PRODUCT``).
+    chunk of samples; "winograd" (3x3 kernels, stride 1, padding <= 2) does 2.25x fewer
+    multiplications through 4x4-tile transforms (see ``conv_winograd``); "direct" loops over
+    the kernel in numba, which wins when ``in_channels * out_channels`` is small (the column
+    matrix is then mostly memory traffic). "auto" picks direct when that product is at most
+    ``DIRECT_MAX_CHANNEL_PRODUCT``, else Winograd where it applies and both channel counts
+    are at least ``WINOGRAD_MIN_CHANNELS``, else im2col.
 
-    ``scratch_bytes`` (class-wide, or per instance; default 64 MiB) bounds the im2col scratch
-    memory: the batch is processed in chunks whose column matrix, its gradient and the
-    re-laid output gradient fit in it (see ``_chunk_size`` for how chunks are sized).
+    ``scratch_bytes`` (class-wide, or per instance; default 64 MiB) bounds the scratch memory
+    of the im2col and Winograd paths: the batch is processed in chunks whose buffers fit in it
+    (see ``_chunk_size`` for how chunks are sized).
     """
 
     DIRECT_MAX_CHANNEL_PRODUCT = 16
+    WINOGRAD_MIN_CHANNELS = 16
     scratch_bytes = 64 * 2**20
     chunk_bytes = 8 * 2**20
     MIN_GEMM_COLUMNS = 768
@@ -55,6 +61,12 @@ class Conv2d(Module):
             raise ValueError(
                 f"Conv2d needs kernel_size >= 1, stride >= 1 and padding >= 0, got kernel_size="
                 f"{self.kernel_size}, stride={self.stride}, padding={self.padding}")
+        if algorithm == "winograd" and not winograd.applicable(self.kernel_size, self.stride,
+                                                               self.padding):
+            raise ValueError(
+                "Conv2d algorithm='winograd' needs kernel_size=3, stride=1 and padding <= 2, "
+                f"got kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}")
         self.algorithm = algorithm
         dt = as_float_dtype(dtype)
         self.weight = Parameter(
@@ -70,8 +82,12 @@ class Conv2d(Module):
     def chosen_algorithm(self) -> str:
         if self.algorithm != "auto":
             return self.algorithm
-        small = self.in_channels * self.out_channels <= self.DIRECT_MAX_CHANNEL_PRODUCT
-        return "direct" if small else "im2col"
+        if self.in_channels * self.out_channels <= self.DIRECT_MAX_CHANNEL_PRODUCT:
+            return "direct"
+        wide = min(self.in_channels, self.out_channels) >= self.WINOGRAD_MIN_CHANNELS
+        if wide and winograd.applicable(self.kernel_size, self.stride, self.padding):
+            return "winograd"
+        return "im2col"
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
@@ -88,11 +104,12 @@ class Conv2d(Module):
         if oh < 1 or ow < 1:
             raise ValueError(f"{describe(self)}: input of shape {x.shape} is smaller than the "
                              f"(padded) kernel {self.kernel_size}")
-        if self.chosen_algorithm() == "direct":
-            y = self._forward_direct(x, oh, ow)
-        else:
-            y = self._forward_im2col(x, oh, ow)
-        return y
+        algorithm = self.chosen_algorithm()
+        if algorithm == "direct":
+            return self._forward_direct(x, oh, ow)
+        if algorithm == "winograd":
+            return self._forward_winograd(x, oh, ow)
+        return self._forward_im2col(x, oh, ow)
 
     def _forward_direct(self, x, oh, ow):
         ph, pw = self.padding
@@ -116,24 +133,35 @@ class Conv2d(Module):
         y[...] = 0 if self.bias is None else self.bias.data[:, None, None]
         return y
 
-    def _chunk_size(self, x, oh, ow) -> int:
-        """Samples per chunk of the im2col path.
+    def _chunk_size(self, n: int, per_sample: int, columns: int) -> int:
+        """Samples per chunk of the im2col and Winograd paths, from the scratch bytes and
+        the GEMM columns one sample takes.
 
-        The whole batch if its scratch fits in ``scratch_bytes`` (then the columns are kept
-        for backward). Otherwise chunks of about ``chunk_bytes``, whose columns stay in the
-        CPU cache between im2col and the GEMMs, but at least ``MIN_GEMM_COLUMNS`` columns
-        wide (skinnier GEMMs waste the BLAS), and never past ``scratch_bytes``.
+        The whole batch if its scratch fits in ``scratch_bytes`` (then the transformed
+        input is kept for backward). Otherwise chunks of about ``chunk_bytes``, whose buffers
+        stay in the CPU cache between the transforms and the GEMMs, but at least
+        ``MIN_GEMM_COLUMNS`` columns wide (skinnier GEMMs waste the BLAS), and never past
+        ``scratch_bytes``.
         """
-        rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
+        limit = max(1, int(self.scratch_bytes // per_sample))
+        if n <= limit:
+            return n
+        cache_sized = int(min(self.chunk_bytes, self.scratch_bytes) // per_sample)
+        wide_enough = -(-self.MIN_GEMM_COLUMNS // columns)
+        return min(limit, max(1, cache_sized, wide_enough))
+
+    def _im2col_chunk_size(self, x, oh, ow) -> int:
         # Backward holds, per sample, the columns, their gradient and the output gradient
         # re-laid as (C_out, L): the largest scratch of either pass.
+        rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         per_sample = (2 * rows + self.out_channels) * oh * ow * x.itemsize
-        limit = max(1, int(self.scratch_bytes // per_sample))
-        if x.shape[0] <= limit:
-            return x.shape[0]
-        cache_sized = int(min(self.chunk_bytes, self.scratch_bytes) // per_sample)
-        wide_enough = -(-self.MIN_GEMM_COLUMNS // (oh * ow))
-        return min(limit, max(1, cache_sized, wide_enough))
+        return self._chunk_size(x.shape[0], per_sample, oh * ow)
+
+    def _winograd_chunk_size(self, shape, itemsize) -> int:
+        out_size = self.output_size(*shape[2:])
+        per_sample = winograd.bytes_per_sample(self.in_channels, self.out_channels, shape[2:],
+                                               out_size, itemsize)
+        return self._chunk_size(shape[0], per_sample, np.prod(winograd.tile_count(*out_size)))
 
     def _scratch(self, chunk, oh, ow, dtype, rows=None):
         """One (rows, chunk * L) buffer, reused by every chunk of a pass: fresh pages for
@@ -149,7 +177,7 @@ class Conv2d(Module):
 
     def _forward_im2col(self, x, oh, ow):
         n, area = x.shape[0], oh * ow
-        chunk = min(self._chunk_size(x, oh, ow), n)
+        chunk = self._im2col_chunk_size(x, oh, ow)
         weight = self.weight.data.reshape(self.out_channels, -1)
         y = np.empty((n, self.out_channels, area), dtype=x.dtype)
         cols_buffer = self._scratch(chunk, oh, ow, x.dtype)
@@ -170,6 +198,14 @@ class Conv2d(Module):
         self._cache = ("im2col", x.shape, x, cols_buffer if keep else None)
         return y.reshape(n, self.out_channels, oh, ow)
 
+    def _forward_winograd(self, x, oh, ow):
+        chunk = self._winograd_chunk_size(x.shape, x.itemsize)
+        bias = None if self.bias is None else self.bias.data
+        y, v = winograd.forward(x, winograd.weight_transform(self.weight.data), bias,
+                                self.padding, chunk, (oh, ow), keep=self.training)
+        self._cache = ("winograd", x.shape, x, v)
+        return y
+
     # -- backward ---------------------------------------------------------------
     def backward(self, dy: np.ndarray) -> np.ndarray:
         require_forward(self, self._cache)
@@ -181,6 +217,10 @@ class Conv2d(Module):
             self.bias.grad += dy.sum(axis=(0, 2, 3))
         if algorithm == "direct":
             return self._backward_direct(dy, shape, x)
+        if algorithm == "winograd":
+            chunk = self._winograd_chunk_size(shape, x.itemsize)
+            return winograd.backward(x, dy, self.weight.data, self.padding, chunk,
+                                     self.weight.grad, cols)
         return self._backward_im2col(dy, x, cols, oh, ow)
 
     def _backward_direct(self, dy, shape, xp):
@@ -203,7 +243,7 @@ class Conv2d(Module):
 
     def _backward_im2col(self, dy, x, cached_cols, oh, ow):
         n, area = x.shape[0], oh * ow
-        chunk = min(self._chunk_size(x, oh, ow), n)
+        chunk = self._im2col_chunk_size(x, oh, ow)
         weight = self.weight.data.reshape(self.out_channels, -1)
         dweight = self.weight.grad.reshape(self.out_channels, -1)
         dx = np.zeros_like(x)
