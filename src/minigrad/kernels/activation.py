@@ -3,9 +3,10 @@
 GELU needs erf. numba's ``math.erf`` is a scalar libm call that stops LLVM from
 vectorising the loop, so float32 uses a rational approximation (the one Eigen and XLA
 use for float32 erf: accurate to about one float32 ulp on [-4, 4], exactly +-1 in float32
-beyond) built only from multiplies and one divide. The backward pass also needs the normal
-density exp(-x^2 / 2): numpy's own float32 exp is SIMD-vectorised, so the backward kernel
-takes it precomputed. float64 keeps libm's erf and exp: the exact reference for the tests.
+beyond) built only from multiplies and one divide. In training the forward pass also
+writes the derivative, which needs the normal density exp(-x^2 / 2): numpy's own float32
+exp is SIMD-vectorised, so the kernel takes it precomputed. float64 keeps libm's erf and
+exp: the exact reference for the tests.
 The tanh approximation needs no kernel: numpy's tanh is SIMD-vectorised already.
 """
 
@@ -59,13 +60,13 @@ def half_square_f32(x, out):
 
 
 @njit(cache=True, error_model="numpy")
-def gelu_erf_backward_f32(x, dy, dx):
-    """``dx`` holds exp(-x^2 / 2) on entry and dL/dx on exit."""
+def gelu_erf_train_f32(x, out, slope):
+    """``out`` = GELU(x); ``slope`` holds exp(-x^2 / 2) on entry and dGELU/dx on exit."""
     for k in range(x.size):
         v = x.flat[k]
         cdf = np.float32(0.5) * (np.float32(1.0) + _erf_f32(v * np.float32(SQRT_HALF)))
-        pdf = np.float32(INV_SQRT_2PI) * dx.flat[k]
-        dx.flat[k] = dy.flat[k] * (cdf + v * pdf)
+        out.flat[k] = v * cdf
+        slope.flat[k] = cdf + v * np.float32(INV_SQRT_2PI) * slope.flat[k]
 
 
 @njit(cache=True, error_model="numpy")
@@ -76,16 +77,18 @@ def gelu_erf_f64(x, out):
 
 
 @njit(cache=True, error_model="numpy")
-def gelu_erf_backward_f64(x, dy, dx):
+def gelu_erf_train_f64(x, out, slope):
+    """``out`` = GELU(x) and ``slope`` = dGELU/dx."""
     for k in range(x.size):
         v = x.flat[k]
         cdf = 0.5 * (1.0 + math.erf(v * SQRT_HALF))
-        pdf = INV_SQRT_2PI * math.exp(-0.5 * v * v)
-        dx.flat[k] = dy.flat[k] * (cdf + v * pdf)
+        out.flat[k] = v * cdf
+        slope.flat[k] = cdf + v * INV_SQRT_2PI * math.exp(-0.5 * v * v)
 
 
 def gelu_erf(dtype):
-    """(forward, backward) kernels of the exact GELU for ``dtype``."""
+    """(eval, train) kernels of the exact GELU for ``dtype``: the training one also
+    writes the derivative, which backward then only multiplies by."""
     if dtype == np.float32:
-        return gelu_erf_f32, gelu_erf_backward_f32
-    return gelu_erf_f64, gelu_erf_backward_f64
+        return gelu_erf_f32, gelu_erf_train_f32
+    return gelu_erf_f64, gelu_erf_train_f64

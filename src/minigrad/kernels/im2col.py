@@ -111,7 +111,9 @@ def conv_direct_backward(xp, weight, dy, sh, sw, dweight, dxp):
 # position q = oy * W + ox (on a "wide" output grid as wide as the input) reads input
 # q + i * W + j, a constant shift, so a whole plane is one long unit-stride loop. The wide
 # grid's columns ox >= OW are scratch: forward leaves garbage there (the layer slices it
-# off) and backward expects zeros there (the layer pads dy with them).
+# off) and backward expects zeros there. A forward pass over a plane handles four taps of
+# a kernel row at once where four remain (one load and store of the accumulator for four
+# products): a 5x5 kernel takes 10 passes instead of 25.
 
 
 @njit(cache=True, fastmath=FAST)
@@ -125,13 +127,19 @@ def conv_direct_forward_wide(xp, weight, width, out_wide):
         for o in range(out_channels):
             dst = out_wide[n, o]
             for c in range(channels):
-                src = xp[n, c]
                 for i in range(kh):
-                    for j in range(kw):
-                        w = weight[o, c, i, j]
-                        shifted = src[i * width + j:]
+                    for j in range(0, kw - 3, 4):
+                        w0, w1 = weight[o, c, i, j], weight[o, c, i, j + 1]
+                        w2, w3 = weight[o, c, i, j + 2], weight[o, c, i, j + 3]
+                        src = xp[n, c, i * width + j:]
                         for q in range(length):
-                            dst[q] += w * shifted[q]
+                            dst[q] += (w0 * src[q] + w1 * src[q + 1] + w2 * src[q + 2]
+                                       + w3 * src[q + 3])
+                    for j in range(kw - kw % 4, kw):
+                        w0 = weight[o, c, i, j]
+                        src = xp[n, c, i * width + j:]
+                        for q in range(length):
+                            dst[q] += w0 * src[q]
 
 
 @njit(cache=True, fastmath=FAST)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.kernels import dropout as kernels
 from minigrad.nn.module import Module
 from minigrad.nn.validation import check_float_input, check_grad_shape, require_forward
 
@@ -31,9 +32,11 @@ class Dropout(Module):
         if self.p == 1.0:
             self._mask = np.zeros_like(x)
             return self._mask.copy()
-        keep = self.generator.random(x.shape, dtype=x.dtype) >= x.dtype.type(self.p)
-        self._mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - self.p))
-        return x * self._mask
+        self._mask = self.generator.random(x.shape, dtype=x.dtype)
+        y = np.empty_like(x)
+        kernels.apply_mask(np.ascontiguousarray(x), self._mask, x.dtype.type(self.p),
+                           x.dtype.type(1.0 / (1.0 - self.p)), y)
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         require_forward(self, self._mask)
