@@ -132,12 +132,12 @@ def gemm_floor(batch: int = 512, repeats: int = 20) -> float:
 
 
 def vgg_conv(batch: int = 128, channels: int = 128, size: int = 28, rounds: int = 3,
-             repeats: int = 3) -> dict:
+             repeats: int = 3, algorithm: str = "auto") -> dict:
     """Target 3: Conv2d(128, 128, 3, padding=1), forward + backward (input and weights)."""
     torch = _torch()
     g = np.random.default_rng(0)
     x = g.standard_normal((batch, channels, size, size)).astype(np.float32)
-    conv = nn.Conv2d(channels, channels, 3, padding=1, generator=g)
+    conv = nn.Conv2d(channels, channels, 3, padding=1, generator=g, algorithm=algorithm)
     t_conv = torch.nn.Conv2d(channels, channels, 3, padding=1)
     t_conv.load_state_dict({k: torch.from_numpy(v) for k, v in conv.state_dict().items()})
     dy = g.standard_normal((batch, channels, size, size)).astype(np.float32)
@@ -157,7 +157,8 @@ def vgg_conv(batch: int = 128, channels: int = 128, size: int = 28, rounds: int 
     t_ours, t_theirs = alternate(ours, theirs, rounds, repeats)
     scratch = max(_peak_scratch_bytes(lambda: conv(x)),
                   _peak_scratch_bytes(lambda: conv.backward(dy)))
-    return _row("VGG conv 128->128 3x3 fwd+bwd", batch, t_ours, t_theirs,
+    return _row(f"VGG conv 128->128 3x3 fwd+bwd ({conv.chosen_algorithm()})", batch, t_ours,
+                t_theirs,
                 scratch_mib=scratch / 2**20, scratch_limit_mib=conv.scratch_bytes / 2**20,
                 whole_batch_im2col_mib=9 * x.nbytes / 2**20)
 
@@ -246,6 +247,7 @@ def run(quick: bool = False, epoch: bool = True) -> dict:
     results = {"environment": environment(), "rows": [
         seed_net_training(**scale), seed_net_inference(**scale),
         vgg_conv(batch=8 if quick else 128, **scale),
+        vgg_conv(batch=8 if quick else 128, algorithm="im2col", **scale),
         vgg_training(batch=4 if quick else 32, size=16 if quick else 28, **scale),
     ], "per_layer": per_layer(repeats=1 if quick else 10)}
     if epoch:
@@ -265,13 +267,15 @@ def format_table(results: dict) -> str:
                      f"{r['torch_ms']:.1f} | {r['minigrad_images_per_s']:,.0f} | "
                      f"{r['torch_images_per_s']:,.0f} | {r['speedup_vs_torch']:.2f}x |")
     train = results["rows"][0]
-    conv = results["rows"][2]
+    convs = [r for r in results["rows"] if "scratch_mib" in r]
+    scratch = ", ".join(f"{r['scratch_mib']:.1f} MiB ({r['name'].split('(')[-1][:-1]})"
+                        for r in convs)
     lines += ["", "GEMM floor of the seed-net step: "
               f"{train['gemm_floor_images_per_s']:,.0f} img/s; minigrad reaches "
               f"{100 * train['fraction_of_floor']:.0f}% of it.",
-              f"VGG conv scratch memory: {conv['scratch_mib']:.1f} MiB (limit "
-              f"{conv['scratch_limit_mib']:.0f} MiB; a whole-batch im2col needs "
-              f"{conv['whole_batch_im2col_mib']:.0f} MiB)."]
+              f"VGG conv scratch memory: {scratch} (limit "
+              f"{convs[0]['scratch_limit_mib']:.0f} MiB; a whole-batch im2col needs "
+              f"{convs[0]['whole_batch_im2col_mib']:.0f} MiB)."]
     if "epoch" in results:
         e = results["epoch"]
         lines.append(f"Reference-recipe epoch through the Trainer ({e['n_train']:,} train with "
