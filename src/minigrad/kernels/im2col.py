@@ -5,6 +5,7 @@ Column layout: ``cols[(c * kh + i) * kw + j, n * L + oy * OW + ox]`` with ``L = 
 so that one GEMM ``weight.reshape(O, C*kh*kw) @ cols`` convolves a whole chunk of samples.
 """
 
+import numpy as np
 from numba import njit
 
 # Reassociation lets LLVM vectorise the dot-product reductions; no nnan/ninf, so a NaN
@@ -110,51 +111,106 @@ def conv_direct_backward(xp, weight, dy, sh, sw, dweight, dxp):
 # is what lets LLVM emit SIMD code for the inner loop). For kernel tap (i, j), output
 # position q = oy * W + ox (on a "wide" output grid as wide as the input) reads input
 # q + i * W + j, a constant shift, so a whole plane is one long unit-stride loop. The wide
-# grid's columns ox >= OW are scratch: forward leaves garbage there (the layer slices it
-# off) and backward expects zeros there. A forward pass over a plane handles four taps of
-# a kernel row at once where four remain (one load and store of the accumulator for four
-# products): a 5x5 kernel takes 10 passes instead of 25.
+# grid's columns ox >= OW are scratch: forward leaves garbage there (it copies the valid
+# columns out) and backward expects zeros there. A forward pass over a plane handles four
+# taps of a kernel row at once where four remain (one load and store of the accumulator
+# for four products): a 5x5 kernel takes 10 passes instead of 25.
 
 
 @njit(cache=True, fastmath=FAST)
-def conv_direct_forward_wide(xp, weight, width, out_wide):
-    """``out_wide`` (N, O, OH*W) += the stride-1 correlation of ``xp`` (N, C, H*W)."""
-    n_samples, out_channels, area = out_wide.shape
+def conv_direct_forward_wide(xp, weight, bias, out):
+    """``out`` (N, O, OH, OW) = ``bias`` + the stride-1 correlation of ``xp`` (N, C, H*W).
+
+    Each sample's output is accumulated on the wide grid in a small scratch (it stays in
+    the L1 cache), two output channels per pass over the input, then copied out compact.
+    """
+    n_samples, out_channels, oh, ow = out.shape
     channels = xp.shape[1]
     kh, kw = weight.shape[2], weight.shape[3]
+    width = ow + kw - 1
+    area = oh * width
     length = area - kw + 1
+    wide = np.empty((out_channels, area), dtype=out.dtype)
+    last = out_channels - 1
     for n in range(n_samples):
         for o in range(out_channels):
-            dst = out_wide[n, o]
-            for c in range(channels):
-                for i in range(kh):
-                    for j in range(0, kw - 3, 4):
-                        w0, w1 = weight[o, c, i, j], weight[o, c, i, j + 1]
-                        w2, w3 = weight[o, c, i, j + 2], weight[o, c, i, j + 3]
-                        src = xp[n, c, i * width + j:]
-                        for q in range(length):
-                            dst[q] += (w0 * src[q] + w1 * src[q + 1] + w2 * src[q + 2]
-                                       + w3 * src[q + 3])
-                    for j in range(kw - kw % 4, kw):
-                        w0 = weight[o, c, i, j]
-                        src = xp[n, c, i * width + j:]
-                        for q in range(length):
-                            dst[q] += w0 * src[q]
+            wide[o, :] = bias[o]
+        for c in range(channels):
+            for i in range(kh):
+                src = xp[n, c, i * width:]
+                for o in range(0, last, 2):
+                    _row_pair(wide[o], wide[o + 1], src, weight, o, c, i, length)
+                if out_channels % 2:
+                    _row_single(wide[last], src, weight, last, c, i, length)
+        for o in range(out_channels):
+            for oy in range(oh):
+                for ox in range(ow):
+                    out[n, o, oy, ox] = wide[o, oy * width + ox]
+
+
+@njit(inline="always")
+def _row_single(dst, src, weight, o, c, i, length):
+    """``dst[q] += sum_j weight[o, c, i, j] * src[q + j]``, four taps per pass."""
+    kw = weight.shape[3]
+    for j in range(0, kw - 3, 4):
+        a0, a1 = weight[o, c, i, j], weight[o, c, i, j + 1]
+        a2, a3 = weight[o, c, i, j + 2], weight[o, c, i, j + 3]
+        s = src[j:]
+        for q in range(length):
+            dst[q] += a0 * s[q] + a1 * s[q + 1] + a2 * s[q + 2] + a3 * s[q + 3]
+    for j in range(kw - kw % 4, kw):
+        a0 = weight[o, c, i, j]
+        s = src[j:]
+        for q in range(length):
+            dst[q] += a0 * s[q]
+
+
+@njit(inline="always")
+def _row_pair(dst0, dst1, src, weight, o, c, i, length):
+    """``_row_single`` for output channels o and o + 1, sharing the loads of ``src``."""
+    kw = weight.shape[3]
+    for j in range(0, kw - 3, 4):
+        a0, a1 = weight[o, c, i, j], weight[o, c, i, j + 1]
+        a2, a3 = weight[o, c, i, j + 2], weight[o, c, i, j + 3]
+        b0, b1 = weight[o + 1, c, i, j], weight[o + 1, c, i, j + 1]
+        b2, b3 = weight[o + 1, c, i, j + 2], weight[o + 1, c, i, j + 3]
+        s = src[j:]
+        for q in range(length):
+            s0, s1, s2, s3 = s[q], s[q + 1], s[q + 2], s[q + 3]
+            dst0[q] += a0 * s0 + a1 * s1 + a2 * s2 + a3 * s3
+            dst1[q] += b0 * s0 + b1 * s1 + b2 * s2 + b3 * s3
+    for j in range(kw - kw % 4, kw):
+        a0, b0 = weight[o, c, i, j], weight[o + 1, c, i, j]
+        s = src[j:]
+        for q in range(length):
+            dst0[q] += a0 * s[q]
+            dst1[q] += b0 * s[q]
 
 
 @njit(cache=True, fastmath=FAST)
-def conv_direct_backward_wide(xp, weight, dy_wide, width, dweight, dxp):
-    """Adds dL/dweight and dL/dxp (N, C, H*W) for stride 1; ``dy_wide`` is zero past OW."""
-    n_samples, out_channels, area = dy_wide.shape
+def conv_direct_backward_wide(xp, weight, dy, dweight, dxp):
+    """Adds dL/dweight and dL/dxp (N, C, H*W) for stride 1, from ``dy`` (N, O, OH, OW).
+
+    Each sample's output gradient is first laid on the wide grid (zero past OW) in a small
+    scratch that stays in the L1 cache.
+    """
+    n_samples, out_channels, oh, ow = dy.shape
     channels = xp.shape[1]
     kh, kw = weight.shape[2], weight.shape[3]
+    width = ow + kw - 1
+    area = oh * width
     length = area - kw + 1
+    wide = np.zeros((out_channels, area), dtype=dy.dtype)
     for n in range(n_samples):
+        for o in range(out_channels):
+            for oy in range(oh):
+                for ox in range(ow):
+                    wide[o, oy * width + ox] = dy[n, o, oy, ox]
         for c in range(channels):
             src = xp[n, c]
             dsrc = dxp[n, c]
             for o in range(out_channels):
-                g = dy_wide[n, o]
+                g = wide[o]
                 for i in range(kh):
                     for j in range(kw):
                         w = weight[o, c, i, j]

@@ -115,13 +115,12 @@ class Conv2d(Module):
         ph, pw = self.padding
         xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
         xp = np.ascontiguousarray(xp)
-        n, channels, _, width = xp.shape
+        n, channels = xp.shape[:2]
         if self.stride == (1, 1):
-            # The stride-1 kernel writes rows as wide as the input; columns >= ow are scratch.
-            wide = self._output_with_bias(n, oh, width, x.dtype)
+            y = np.empty((n, self.out_channels, oh, ow), dtype=x.dtype)
+            bias = np.zeros(self.out_channels, x.dtype) if self.bias is None else self.bias.data
             kernels.conv_direct_forward_wide(xp.reshape(n, channels, -1), self.weight.data,
-                                             width, wide.reshape(n, self.out_channels, -1))
-            y = np.ascontiguousarray(wide[:, :, :, :ow])
+                                             bias, y)
         else:
             y = self._output_with_bias(n, oh, ow, x.dtype)
             kernels.conv_direct_forward(xp, self.weight.data, *self.stride, y)
@@ -225,13 +224,10 @@ class Conv2d(Module):
 
     def _backward_direct(self, dy, shape, xp):
         dxp = np.zeros_like(xp)
-        n, channels, _, width = xp.shape
+        n, channels = xp.shape[:2]
         if self.stride == (1, 1):
-            wide = np.zeros(dy.shape[:3] + (width,), dtype=dy.dtype)
-            wide[:, :, :, :dy.shape[3]] = dy
             kernels.conv_direct_backward_wide(
-                xp.reshape(n, channels, -1), self.weight.data,
-                wide.reshape(n, self.out_channels, -1), width, self.weight.grad,
+                xp.reshape(n, channels, -1), self.weight.data, dy, self.weight.grad,
                 dxp.reshape(n, channels, -1))
         else:
             kernels.conv_direct_backward(xp, self.weight.data, dy, *self.stride,
