@@ -108,6 +108,11 @@ def main(argv=None) -> int:
     history = trainer.fit(train, val, epochs=recipe.epochs,
                           resume_from=os.path.join(out, "last.npz") if args.resume else None)
     wall = time.perf_counter() - start
+    if history.epochs == 0:
+        # Stopped inside the first epoch (a NaN loss, say): nothing to evaluate or plot
+        print(f"\nno epoch completed ({history.stop_reason}); nothing written to {out}/",
+              file=sys.stderr)
+        return 1
 
     # EarlyStopping has restored the best weights: the test set is evaluated once, on them.
     test_loader = DataLoader(x_test, y_test, 1024, shuffle=False, transform=eval_transform())

@@ -42,6 +42,17 @@ def test_mnist_example_quick_run_writes_every_output(tmp_path):
     assert summary["best_val_acc"] > 0.3 and summary["test_acc"] > 0.3
 
 
+def test_mnist_example_reports_a_run_that_diverges_in_its_first_epoch(tmp_path):
+    require_mnist()
+    out = tmp_path / "run"
+    result = run_example("examples/mnist.py", "--subset", "1000", "--epochs", "1", "--lr",
+                         "1e30", "--out", str(out))
+    assert result.returncode == 1
+    assert "no epoch completed (loss is nan at epoch 1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (out / "summary.json").exists()
+
+
 def test_mnist_example_resume_continues_the_saved_run(tmp_path):
     require_mnist()
     out = tmp_path / "run"

@@ -42,6 +42,7 @@ class Conv2d(Module):
 
     DIRECT_MAX_CHANNEL_PRODUCT = 16
     WINOGRAD_MIN_CHANNELS = 16
+    WINOGRAD_MIN_TILES = 1536
     scratch_bytes = 64 * 2**20
     chunk_bytes = 8 * 2**20
     MIN_GEMM_COLUMNS = 768
@@ -132,21 +133,21 @@ class Conv2d(Module):
         y[...] = 0 if self.bias is None else self.bias.data[:, None, None]
         return y
 
-    def _chunk_size(self, n: int, per_sample: int, columns: int) -> int:
+    def _chunk_size(self, n: int, per_sample: int, columns: int, min_columns: int) -> int:
         """Samples per chunk of the im2col and Winograd paths, from the scratch bytes and
         the GEMM columns one sample takes.
 
         The whole batch if its scratch fits in ``scratch_bytes`` (then the transformed
         input is kept for backward). Otherwise chunks of about ``chunk_bytes``, whose buffers
         stay in the CPU cache between the transforms and the GEMMs, but at least
-        ``MIN_GEMM_COLUMNS`` columns wide (skinnier GEMMs waste the BLAS), and never past
+        ``min_columns`` GEMM columns wide (skinnier GEMMs waste the BLAS), and never past
         ``scratch_bytes``.
         """
         limit = max(1, int(self.scratch_bytes // per_sample))
         if n <= limit:
             return n
         cache_sized = int(min(self.chunk_bytes, self.scratch_bytes) // per_sample)
-        wide_enough = -(-self.MIN_GEMM_COLUMNS // columns)
+        wide_enough = -(-min_columns // columns)
         return min(limit, max(1, cache_sized, wide_enough))
 
     def _im2col_chunk_size(self, x, oh, ow) -> int:
@@ -154,13 +155,16 @@ class Conv2d(Module):
         # re-laid as (C_out, L): the largest scratch of either pass.
         rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
         per_sample = (2 * rows + self.out_channels) * oh * ow * x.itemsize
-        return self._chunk_size(x.shape[0], per_sample, oh * ow)
+        return self._chunk_size(x.shape[0], per_sample, oh * ow, self.MIN_GEMM_COLUMNS)
 
     def _winograd_chunk_size(self, shape, itemsize) -> int:
         out_size = self.output_size(*shape[2:])
         per_sample = winograd.bytes_per_sample(self.in_channels, self.out_channels, shape[2:],
                                                out_size, itemsize)
-        return self._chunk_size(shape[0], per_sample, np.prod(winograd.tile_count(*out_size)))
+        # The 16 GEMMs are (C_out, C_in) @ (C_in, tiles) with a small C_in: at 784 tiles
+        # OpenBLAS ran them at 112-158 GFLOP/s depending on the process, at 1,568 at 136-159
+        tiles = int(np.prod(winograd.tile_count(*out_size)))
+        return self._chunk_size(shape[0], per_sample, tiles, self.WINOGRAD_MIN_TILES)
 
     def _scratch(self, chunk, oh, ow, dtype, rows=None):
         """One (rows, chunk * L) buffer, reused by every chunk of a pass: fresh pages for

@@ -1,0 +1,119 @@
+"""Times Conv2d's im2col and Winograd algorithms on the VGG baseline's 3x3 layers.
+
+Forward plus backward (input and weight gradients), float32, interleaved in rounds so
+that both algorithms see the same machine; medians in milliseconds. Then the 128->128
+layer on a (128, 128, 28, 28) batch with the Winograd planes laid exactly a multiple of
+4 KiB apart (``PLANE_SKEW_BYTES = 0``) against the default skew (see conv_winograd.py).
+Last, the rate of Winograd's 16 GEMMs, (128, 128) @ (128, tiles), at 784 to 3,136 tiles
+(``--gemm-only`` prints just that: the rate differs between processes, so run it a few
+times).
+
+Usage::
+
+    python benchmarks/bench_conv_algorithms.py [--rounds 3] [--gemm-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from minigrad import nn
+from minigrad.nn import conv_winograd
+
+# (in_channels, out_channels, side) of the VGG baseline's 3x3 convolutions after the first
+VGG_LAYERS = [(64, 128, 28), (128, 128, 28), (128, 256, 14), (256, 256, 14), (256, 512, 7),
+              (512, 512, 7)]
+
+
+def forward_backward(conv: nn.Conv2d, x: np.ndarray, dy: np.ndarray):
+    def run():
+        conv.zero_grad()
+        conv(x)
+        conv.backward(dy)
+    run()  # compile / warm up
+    return run
+
+
+def milliseconds(function, repeats: int = 2) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return 1e3 * min(times)
+
+
+def compare(rounds: int, batch: int, c_in: int, c_out: int, side: int) -> dict:
+    g = np.random.default_rng(0)
+    x = g.standard_normal((batch, c_in, side, side)).astype(np.float32)
+    dy = g.standard_normal((batch, c_out, side, side)).astype(np.float32)
+    runs = {name: forward_backward(nn.Conv2d(c_in, c_out, 3, padding=1, generator=g,
+                                             algorithm=name), x, dy)
+            for name in ("im2col", "winograd")}
+    times = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            times[name].append(milliseconds(run))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def skew(rounds: int) -> dict:
+    g = np.random.default_rng(0)
+    x = g.standard_normal((128, 128, 28, 28)).astype(np.float32)
+    dy = g.standard_normal(x.shape).astype(np.float32)
+    run = forward_backward(nn.Conv2d(128, 128, 3, padding=1, generator=g,
+                                     algorithm="winograd"), x, dy)
+    default = conv_winograd.PLANE_SKEW_BYTES
+    times = {0: [], default: []}
+    try:
+        for _ in range(rounds):
+            for value in times:
+                conv_winograd.PLANE_SKEW_BYTES = value
+                times[value].append(milliseconds(run))
+    finally:
+        conv_winograd.PLANE_SKEW_BYTES = default
+    return {value: statistics.median(values) for value, values in times.items()}
+
+
+def gemm_rates(tile_counts=(784, 1568, 3136), repeats: int = 7) -> dict:
+    """GFLOP/s of ``np.matmul(u, v)`` with u (16, 128, 128) and v (16, 128, tiles)."""
+    g = np.random.default_rng(0)
+    u = g.standard_normal((16, 128, 128)).astype(np.float32)
+    rates = {}
+    for tiles in tile_counts:
+        v = g.standard_normal((16, 128, tiles)).astype(np.float32)
+        m = np.empty((16, 128, tiles), np.float32)
+        seconds = milliseconds(lambda: np.matmul(u, v, out=m), repeats) / 1e3  # noqa: B023
+        rates[tiles] = 16 * 2 * 128 * 128 * tiles / seconds / 1e9
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--gemm-only", action="store_true")
+    args = parser.parse_args()
+    rates = ", ".join(f"{tiles} tiles {rate:.0f}" for tiles, rate in gemm_rates().items())
+    if args.gemm_only:
+        print(f"Winograd GEMMs, GFLOP/s: {rates}")
+        return
+    print(f"| layer (batch {args.batch}) | im2col ms | winograd ms | im2col / winograd |")
+    print("|---|---|---|---|")
+    for c_in, c_out, side in VGG_LAYERS:
+        t = compare(args.rounds, args.batch, c_in, c_out, side)
+        print(f"| {c_in}->{c_out} at {side}x{side} | {t['im2col']:.1f} | {t['winograd']:.1f} | "
+              f"{t['im2col'] / t['winograd']:.2f}x |")
+    t = skew(args.rounds)
+    print("\n128->128 at 28x28, batch 128, winograd: "
+          + ", ".join(f"planes {value} B past a 4 KiB multiple {ms:.0f} ms"
+                      for value, ms in t.items()))
+    print(f"Winograd GEMMs, GFLOP/s: {rates}")
+
+
+if __name__ == "__main__":
+    main()
