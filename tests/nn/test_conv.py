@@ -91,6 +91,22 @@ def test_conv2d_winograd_keeps_transformed_input_only_for_a_single_training_chun
     assert conv._cache[3] is None
 
 
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
+def test_conv2d_backward_recomputes_when_scratch_shrank_after_forward(algorithm):
+    """Columns or tiles kept by a one-chunk forward are not reused by a chunked backward."""
+    pytest.importorskip("torch")
+    case = (3, 4, 3, 1, 1, True, (5, 3, 6, 6))
+    conv, twin = make(case, algorithm), torch_twin(case)
+
+    class Shrinking(type(conv)):
+        def backward(self, dy):
+            self.scratch_bytes = 1  # one sample per chunk from here on
+            return super().backward(dy)
+
+    conv.__class__ = Shrinking
+    assert_torch_parity(conv, twin, random_input(case[-1]))
+
+
 def test_conv2d_chunks_whole_batch_if_it_fits_else_cache_sized_but_not_skinny():
     conv = nn.Conv2d(8, 8, 3, padding=1)
     x = np.zeros((16, 8, 10, 10), np.float32)

@@ -255,8 +255,9 @@ class Conv2d(Module):
         for start in range(0, n, chunk):
             x_chunk = x[start:start + chunk]
             count = x_chunk.shape[0]
-            cols = cached_cols if cached_cols is not None else self._columns(
-                x_chunk, oh, ow, cols_buffer)
+            # cached: the whole batch's columns (several chunks only if scratch_bytes shrank)
+            cols = self._columns(x_chunk, oh, ow, cols_buffer) if cached_cols is None else \
+                cached_cols[:, start * area:(start + count) * area]
             # (n_c, O, L) -> (O, n_c * L), the layout of the column matrix
             dy_chunk = dy_buffer[:, :count * area]
             dy_chunk.reshape(self.out_channels, count, area)[...] = \

@@ -11,6 +11,7 @@ import numpy as np
 
 from minigrad.kernels import winograd as kernels
 
+# Offset of the 16 transformed planes from a 4 KiB multiple (see _Scratch.planes)
 PLANE_SKEW_BYTES = 256
 # Weight transform G of F(2x2, 3x3): u = G g G^T turns a 3x3 kernel into a 4x4 tile.
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
@@ -122,8 +123,11 @@ def _transformed_weight_grad(x, dy, padding, chunk, v_cached):
         (chunk, out_channels) + even, dtype=x.dtype)
     for start in range(0, n, chunk):
         count = min(chunk, n - start)
-        v = v_cached if v_cached is not None else scratch.transform_input(
-            x[start:start + chunk], padding, v_buffer)
+        if v_cached is None:
+            v = scratch.transform_input(x[start:start + chunk], padding, v_buffer)
+        else:  # the whole batch's tiles (chunk is smaller only if scratch_bytes shrank)
+            per_sample = tiles[0] * tiles[1]
+            v = v_cached[:, :, start * per_sample:(start + count) * per_sample]
         dy_chunk = dy[start:start + chunk]
         if padded is not None:
             padded[:count, :, :out_h, :out_w] = dy_chunk
