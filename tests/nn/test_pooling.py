@@ -8,6 +8,7 @@ from tests.parity import assert_torch_parity
 
 POOLS = [
     ("MaxPool2d", dict(kernel_size=2), (2, 3, 6, 6)),
+    ("MaxPool2d", dict(kernel_size=2), (2, 2, 7, 5)),   # odd sides: the last row/column dropped
     ("MaxPool2d", dict(kernel_size=3, stride=2, padding=1), (1, 2, 7, 5)),
     ("MaxPool2d", dict(kernel_size=(3, 2), stride=(1, 2)), (2, 2, 5, 6)),
     ("AvgPool2d", dict(kernel_size=2), (2, 3, 6, 6)),
@@ -32,6 +33,25 @@ def test_pooling_matches_torch(name, kwargs, shape, dtype):
     torch = pytest.importorskip("torch")
     assert_torch_parity(getattr(nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs),
                         random_input(shape), dtype)
+
+
+def test_max_pool_2x2_fast_path_equals_general_kernel_with_ties_and_nan():
+    from minigrad.kernels import pooling as kernels
+
+    g = np.random.default_rng(0)
+    x = g.integers(0, 3, (2, 3, 8, 6)).astype(np.float32)  # many ties
+    x[0, 0, 0, 1] = x[1, 2, 5, 4] = x[1, 2, 4, 5] = np.nan
+    outs = []
+    for fast in (True, False):
+        y, argmax = np.empty((2, 3, 4, 3), np.float32), np.empty((2, 3, 4, 3), np.int64)
+        if fast:
+            kernels.max_pool_2x2(x, y, argmax)
+        else:
+            kernels.max_pool_forward(x, 2, 2, 2, 2, 0, 0, y, argmax)
+        outs.append((y, argmax))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])  # NaN == NaN here
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    assert np.isnan(outs[0][0][0, 0, 0, 0]) and np.isnan(outs[0][0][1, 2, 2, 2])
 
 
 def test_max_pool_rejects_bad_padding_and_small_input():

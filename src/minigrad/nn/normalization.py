@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.kernels import normalization as kernels
 from minigrad.nn import init
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
 from minigrad.nn.validation import (
@@ -77,20 +78,48 @@ class _BatchNorm(Module):
             if count < 2 and self.training:
                 raise ValueError(f"{describe(self)} needs more than 1 value per channel in "
                                  f"training, got input of shape {x.shape}")
-            mean = x.mean(axis=axes)
-            centered = x - mean.reshape(view)
-            var = np.square(centered).mean(axis=axes)
+            mean, var = self._batch_statistics(x, axes)
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, count)
         else:
             mean, var = self.running_mean, self.running_var
-            centered = x - mean.reshape(view)
-        inv_std = 1.0 / np.sqrt(var + self.eps)
-        x_hat = centered * inv_std.reshape(view)
+        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
+        x_hat, y = self._normalize(x, mean, inv_std, view)
         self._cache = (x_hat, inv_std, use_batch_stats, axes, view)
-        if not self.affine:
-            return x_hat
-        return x_hat * self.weight.data.reshape(view) + self.bias.data.reshape(view)
+        return y
+
+    @staticmethod
+    def _planes(x):
+        """(N, C, L) view of an (N, C, ...) array with spatial dims, else None (then numpy
+        does the work: for (N, C) a per-channel loop would stride across the batch)."""
+        return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1) if x.ndim > 2 \
+            else None
+
+    def _batch_statistics(self, x, axes):
+        """Per-channel batch mean and biased variance."""
+        planes = self._planes(x)
+        if planes is None:
+            mean = x.mean(axis=axes)
+            return mean, np.square(x - mean).mean(axis=axes)
+        mean = np.empty(self.num_features, x.dtype)
+        var = np.empty(self.num_features, x.dtype)
+        kernels.mean_and_variance(planes, mean, var)
+        return mean, var
+
+    def _normalize(self, x, mean, inv_std, view):
+        """(x_hat, y): the normalised input (kept for backward) and the layer's output."""
+        planes = self._planes(x)
+        if planes is None:
+            x_hat = (x - mean.reshape(view)) * inv_std.reshape(view)
+            if not self.affine:
+                return x_hat, x_hat
+            return x_hat, x_hat * self.weight.data.reshape(view) + self.bias.data.reshape(view)
+        x_hat, y = np.empty_like(planes), np.empty_like(planes)
+        weight = self.weight.data if self.affine else np.ones(self.num_features, x.dtype)
+        bias = self.bias.data if self.affine else np.zeros(self.num_features, x.dtype)
+        kernels.normalize(planes, mean.astype(x.dtype, copy=False), inv_std, weight, bias,
+                          x_hat, y)
+        return x_hat.reshape(x.shape), (y if self.affine else x_hat).reshape(x.shape)
 
     def _update_running_stats(self, mean, var, count):
         tracked = self.num_batches_tracked + 1
@@ -104,6 +133,8 @@ class _BatchNorm(Module):
         require_forward(self, self._cache)
         x_hat, inv_std, use_batch_stats, axes, view = self._cache
         check_grad_shape(self, dy, x_hat.shape)
+        if use_batch_stats and x_hat.ndim > 2:
+            return self._backward_planes(dy, x_hat, inv_std)
         if self.affine:
             self.weight.grad += (dy * x_hat).sum(axis=axes)
             self.bias.grad += dy.sum(axis=axes)
@@ -115,6 +146,25 @@ class _BatchNorm(Module):
         mean_dx_hat = dx_hat.mean(axis=axes).reshape(view)
         mean_dx_hat_x_hat = (dx_hat * x_hat).mean(axis=axes).reshape(view)
         return (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat) * inv_std.reshape(view)
+
+    def _backward_planes(self, dy, x_hat, inv_std):
+        """Batch-statistics backward of (N, C, L) data in two passes (kernels)."""
+        dy3 = np.ascontiguousarray(dy, dtype=x_hat.dtype).reshape(x_hat.shape[0],
+                                                                   self.num_features, -1)
+        h3 = x_hat.reshape(dy3.shape)
+        sum_dy = np.empty(self.num_features, np.float64)
+        sum_dy_x_hat = np.empty(self.num_features, np.float64)
+        kernels.gradient_sums(dy3, h3, sum_dy, sum_dy_x_hat)
+        if self.affine:
+            self.weight.grad += sum_dy_x_hat.astype(x_hat.dtype)
+            self.bias.grad += sum_dy.astype(x_hat.dtype)
+        weight = self.weight.data if self.affine else 1.0
+        count = h3.shape[0] * h3.shape[2]
+        dx = np.empty_like(dy3)
+        kernels.input_gradient(dy3, h3, (weight * inv_std).astype(x_hat.dtype),
+                               (sum_dy / count).astype(x_hat.dtype),
+                               (sum_dy_x_hat / count).astype(x_hat.dtype), dx)
+        return dx.reshape(x_hat.shape)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -51,7 +51,10 @@ class MaxPool2d(_Pool2d):
         out_shape = self._output_shape(x)
         y = np.empty(out_shape, dtype=x.dtype)
         argmax = np.empty(out_shape, dtype=np.int64)
-        kernels.max_pool_forward(x, *self._window_args(), y, argmax)
+        if self._window_args() == (2, 2, 2, 2, 0, 0):
+            kernels.max_pool_2x2(x, y, argmax)
+        else:
+            kernels.max_pool_forward(x, *self._window_args(), y, argmax)
         self._cache = (x.shape, x.dtype, argmax)
         return y
 

@@ -1,0 +1,75 @@
+"""BatchNorm kernels over (N, C, L) arrays: per-channel statistics and the normalisation
+in as few passes over the data as the math allows (numpy needs about ten per step).
+
+Sums are accumulated in float64 whatever the data's dtype.
+"""
+
+from numba import njit
+
+from minigrad.kernels.im2col import FAST
+
+
+@njit(cache=True, fastmath=FAST)
+def mean_and_variance(x, mean, var):
+    """Per-channel mean and biased variance of ``x`` (N, C, L), two passes (the second
+    sums squared deviations from the mean, which stays accurate when the mean is large)."""
+    n_samples, channels, length = x.shape
+    count = n_samples * length
+    for c in range(channels):
+        total = 0.0
+        for n in range(n_samples):
+            row = x[n, c]
+            for k in range(length):
+                total += row[k]
+        m = total / count
+        squares = 0.0
+        for n in range(n_samples):
+            row = x[n, c]
+            for k in range(length):
+                d = row[k] - m
+                squares += d * d
+        mean[c] = m
+        var[c] = squares / count
+
+
+@njit(cache=True, fastmath=FAST)
+def normalize(x, mean, inv_std, weight, bias, x_hat, y):
+    """``x_hat = (x - mean) * inv_std`` and ``y = x_hat * weight + bias``, per channel."""
+    n_samples, channels, length = x.shape
+    for n in range(n_samples):
+        for c in range(channels):
+            m, s, w, b = mean[c], inv_std[c], weight[c], bias[c]
+            row, h_row, y_row = x[n, c], x_hat[n, c], y[n, c]
+            for k in range(length):
+                h = (row[k] - m) * s
+                h_row[k] = h
+                y_row[k] = h * w + b
+
+
+@njit(cache=True, fastmath=FAST)
+def gradient_sums(dy, x_hat, sum_dy, sum_dy_x_hat):
+    """Per-channel sums of ``dy`` and ``dy * x_hat``: the bias and weight gradients."""
+    n_samples, channels, length = dy.shape
+    for c in range(channels):
+        total = 0.0
+        total_x_hat = 0.0
+        for n in range(n_samples):
+            g, h = dy[n, c], x_hat[n, c]
+            for k in range(length):
+                total += g[k]
+                total_x_hat += g[k] * h[k]
+        sum_dy[c] = total
+        sum_dy_x_hat[c] = total_x_hat
+
+
+@njit(cache=True, fastmath=FAST)
+def input_gradient(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
+    """``dx = scale * (dy - mean_dy - x_hat * mean_dy_x_hat)`` per channel, with
+    ``scale = weight * inv_std``: batch statistics' gradient in one pass."""
+    n_samples, channels, length = dy.shape
+    for n in range(n_samples):
+        for c in range(channels):
+            s, m, mh = scale[c], mean_dy[c], mean_dy_x_hat[c]
+            g, h, d = dy[n, c], x_hat[n, c], dx[n, c]
+            for k in range(length):
+                d[k] = s * (g[k] - m - h[k] * mh)
