@@ -2,7 +2,7 @@
 
     minigrad-bench compare --dataset mnist --profile quick      # numpy net, torch twin, torch VGG
     minigrad-bench torch --dataset mnist --recipe improved       # one torch VGG baseline
-    minigrad-bench speed --quick                                 # throughput, minigrad / torch
+    minigrad-bench speed [--quick] [--processes 3]               # throughput, minigrad / torch
 
 Bad input (unknown data set, profile, device or recipe; CUDA asked for without a GPU; data
 missing) prints one message and exits with code 2 before anything is written. Ctrl-C exits
@@ -20,6 +20,13 @@ from minigrad_bench.profiles import DATASETS, PROFILES, get_profile
 
 USAGE_ERROR = 2
 INTERRUPTED = 130
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     speed = commands.add_parser("speed", help="throughput of minigrad and torch, side by side")
     speed.add_argument("--quick", action="store_true", help="one round of everything (for tests)")
     speed.add_argument("--json", default=None, help="also write the results as JSON here")
+    speed.add_argument("--processes", type=_positive_int, default=None,
+                       help="fresh processes to measure in; the table shows medians and "
+                            "ranges (default 3, or 1 with --quick)")
     return parser
 
 
@@ -110,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "speed":
             from minigrad_bench import speed
 
-            return speed.main(quick=args.quick, json_path=args.json) or 0
+            processes = args.processes or (1 if args.quick else 3)
+            return speed.main(quick=args.quick, json_path=args.json, processes=processes) or 0
         return _train(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -265,14 +265,17 @@ def format_table(results: dict) -> str:
     for r in results["rows"]:
         lines.append(f"| {r['name']} | {r['batch']} | {r['minigrad_ms']:.1f} | "
                      f"{r['torch_ms']:.1f} | {r['minigrad_images_per_s']:,.0f} | "
-                     f"{r['torch_images_per_s']:,.0f} | {r['speedup_vs_torch']:.2f}x |")
+                     f"{r['torch_images_per_s']:,.0f} | {r['speedup_vs_torch']:.2f}x"
+                     f"{_spread(r, 'speedup_vs_torch', '{:.2f}x')} |")
     train = results["rows"][0]
     convs = [r for r in results["rows"] if "scratch_mib" in r]
     scratch = ", ".join(f"{r['scratch_mib']:.1f} MiB ({r['name'].split('(')[-1][:-1]})"
                         for r in convs)
     lines += ["", "GEMM floor of the seed-net step: "
-              f"{train['gemm_floor_images_per_s']:,.0f} img/s; minigrad reaches "
-              f"{100 * train['fraction_of_floor']:.0f}% of it.",
+              f"{train['gemm_floor_images_per_s']:,.0f} img/s"
+              f"{_spread(train, 'gemm_floor_images_per_s', '{:,.0f}')}; minigrad reaches "
+              f"{100 * train['fraction_of_floor']:.0f}% of it"
+              f"{_spread(train, 'fraction_of_floor', '{:.0%}')}.",
               f"VGG conv scratch memory: {scratch} (limit "
               f"{convs[0]['scratch_limit_mib']:.0f} MiB; a whole-batch im2col needs "
               f"{convs[0]['whole_batch_im2col_mib']:.0f} MiB)."]
@@ -288,13 +291,31 @@ def format_table(results: dict) -> str:
     lines += [f"| {r['layer']} | {r['forward_ms']:.2f} | {r['backward_ms']:.2f} |"
               for r in results["per_layer"]]
     env = results["environment"]
+    processes = env.get("processes", 1)
     lines += ["", f"{env['date']}, {env['cpu_count']} cores, {env['blas']}, "
-              f"torch {env['torch']} with {env['torch_threads']} threads, numpy {env['numpy']}."]
+              f"torch {env['torch']} with {env['torch_threads']} threads, numpy {env['numpy']}."
+              + (f" Medians of {processes} processes (ranges in brackets)." if processes > 1
+                 else "")]
     return "\n".join(lines)
 
 
-def main(quick: bool = False, json_path: str | None = None) -> int:
-    results = run(quick=quick)
+def _spread(row: dict, key: str, template: str) -> str:
+    """" (low-high)" when the row combines several processes, else nothing."""
+    if f"{key}_range" not in row:
+        return ""
+    low, high = row[f"{key}_range"]
+    return f" ({template.format(low)}-{template.format(high)})"
+
+
+def main(quick: bool = False, json_path: str | None = None, processes: int = 1) -> int:
+    """Prints the table; with ``processes`` > 1, each measurement runs in that many fresh
+    processes and the table shows medians and ranges (``speed_processes``)."""
+    if processes > 1:
+        from minigrad_bench.speed_processes import measure
+
+        results = measure(processes, quick=quick)
+    else:
+        results = run(quick=quick)
     print(format_table(results))
     if json_path:
         from minigrad.checkpoint import atomic_write

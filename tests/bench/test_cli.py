@@ -114,3 +114,21 @@ def test_speed_quick_prints_minigrad_over_torch_ratios():
     ratios = [line for line in stdout.splitlines()
               if line.startswith("| ") and line.rstrip().endswith("x |")]
     assert len(ratios) >= 2
+
+
+def test_speed_in_several_processes_prints_medians_and_ranges(tmp_path):
+    out = tmp_path / "speed.json"
+    code, stdout, _ = run_cli(["speed", "--quick", "--processes", "2", "--json", str(out)])
+    assert code == 0
+    assert "Medians of 2 processes" in stdout
+    results = json.loads(out.read_text())
+    assert results["environment"]["processes"] == 2
+    low, high = results["rows"][0]["speedup_vs_torch_range"]
+    assert low <= results["rows"][0]["speedup_vs_torch"] <= high
+    assert f"{low:.2f}x-{high:.2f}x" in stdout
+
+
+def test_speed_rejects_zero_processes():
+    code, _, stderr = run_cli(["speed", "--processes", "0"])
+    assert code == 2
+    assert "expected a positive integer, got '0'" in stderr
