@@ -137,6 +137,16 @@ def test_conv2d_rejects_winograd_where_it_does_not_apply():
         nn.Conv2d(2, 2, 3, stride=2, algorithm="winograd")
 
 
+@pytest.mark.parametrize("algorithm", ["im2col", "winograd", "direct"])
+def test_conv2d_empty_batch_gives_empty_output_and_zero_gradients(algorithm):
+    conv = nn.Conv2d(3, 4, 3, padding=1, algorithm=algorithm)
+    y = conv(np.zeros((0, 3, 6, 5), np.float32))
+    assert y.shape == (0, 4, 6, 5) and y.dtype == np.float32
+    dx = conv.backward(np.zeros_like(y))
+    assert dx.shape == (0, 3, 6, 5)
+    assert not conv.weight.grad.any() and not conv.bias.grad.any()
+
+
 def test_conv2d_default_init_has_torch_bounds():
     conv = nn.Conv2d(16, 32, 3, generator=generator())
     bound = 1 / np.sqrt(16 * 9)

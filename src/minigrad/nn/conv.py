@@ -105,6 +105,9 @@ class Conv2d(Module):
         if oh < 1 or ow < 1:
             raise ValueError(f"{describe(self)}: input of shape {x.shape} is smaller than the "
                              f"(padded) kernel {self.kernel_size}")
+        if x.shape[0] == 0:  # an empty batch gives an empty output, as in torch
+            self._cache = ("empty", x.shape, x, None)
+            return np.empty((0, self.out_channels, oh, ow), dtype=x.dtype)
         algorithm = self.chosen_algorithm()
         if algorithm == "direct":
             return self._forward_direct(x, oh, ow)
@@ -218,6 +221,8 @@ class Conv2d(Module):
         dy = np.ascontiguousarray(dy)
         if self.bias is not None:
             self.bias.grad += dy.sum(axis=(0, 2, 3))
+        if algorithm == "empty":
+            return np.zeros(shape, dtype=dy.dtype)
         if algorithm == "direct":
             return self._backward_direct(dy, shape, x)
         if algorithm == "winograd":
