@@ -164,8 +164,8 @@ class Conv2d(Module):
         out_size = self.output_size(*shape[2:])
         per_sample = winograd.bytes_per_sample(self.in_channels, self.out_channels, shape[2:],
                                                out_size, itemsize)
-        # The 16 GEMMs are (C_out, C_in) @ (C_in, tiles) with a small C_in: at 784 tiles
-        # OpenBLAS ran them at 112-158 GFLOP/s depending on the process, at 1,568 at 136-159
+        # The 16 GEMMs are (C_out, C_in) @ (C_in, tiles) with a small C_in: OpenBLAS runs
+        # narrow ones at an erratic rate (docs/design.md, Bounded scratch memory)
         tiles = int(np.prod(winograd.tile_count(*out_size)))
         return self._chunk_size(shape[0], per_sample, tiles, self.WINOGRAD_MIN_TILES)
 
