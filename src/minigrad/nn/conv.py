@@ -122,18 +122,21 @@ class Conv2d(Module):
         n, channels = xp.shape[:2]
         if self.stride == (1, 1):
             y = np.empty((n, self.out_channels, oh, ow), dtype=x.dtype)
-            bias = np.zeros(self.out_channels, x.dtype) if self.bias is None else self.bias.data
             kernels.conv_direct_forward_wide(xp.reshape(n, channels, -1), self.weight.data,
-                                             bias, y)
+                                             self._bias_or_zeros(x.dtype), y)
         else:
             y = self._output_with_bias(n, oh, ow, x.dtype)
             kernels.conv_direct_forward(xp, self.weight.data, *self.stride, y)
         self._cache = ("direct", x.shape, xp, None)
         return y
 
+    def _bias_or_zeros(self, dtype) -> np.ndarray:
+        """(C_out,): the bias, or zeros for a layer without one (the kernels add either)."""
+        return np.zeros(self.out_channels, dtype) if self.bias is None else self.bias.data
+
     def _output_with_bias(self, n, oh, ow, dtype):
         y = np.empty((n, self.out_channels, oh, ow), dtype=dtype)
-        y[...] = 0 if self.bias is None else self.bias.data[:, None, None]
+        y[...] = self._bias_or_zeros(dtype)[:, None, None]
         return y
 
     def _chunk_size(self, n: int, per_sample: int, columns: int, min_columns: int) -> int:
@@ -206,9 +209,9 @@ class Conv2d(Module):
 
     def _forward_winograd(self, x, oh, ow):
         chunk = self._winograd_chunk_size(x.shape, x.itemsize)
-        bias = None if self.bias is None else self.bias.data
-        y, v = winograd.forward(x, winograd.weight_transform(self.weight.data), bias,
-                                self.padding, chunk, (oh, ow), keep=self.training)
+        y, v = winograd.forward(x, winograd.weight_transform(self.weight.data),
+                                self._bias_or_zeros(x.dtype), self.padding, chunk, (oh, ow),
+                                keep=self.training)
         self._cache = ("winograd", x.shape, x, v)
         return y
 
@@ -253,8 +256,7 @@ class Conv2d(Module):
         dweight = self.weight.grad.reshape(self.out_channels, -1)
         dx = np.zeros_like(x)
         dy = dy.reshape(n, self.out_channels, area)
-        cols_buffer = cached_cols if cached_cols is not None else self._scratch(
-            chunk, oh, ow, x.dtype)
+        cols_buffer = None if cached_cols is not None else self._scratch(chunk, oh, ow, x.dtype)
         dcols_buffer = self._scratch(chunk, oh, ow, x.dtype)
         dy_buffer = self._scratch(chunk, oh, ow, x.dtype, rows=self.out_channels)
         for start in range(0, n, chunk):

@@ -81,7 +81,8 @@ class _Scratch:
 
 
 def forward(x, u, bias, padding, chunk, out_size, keep=False):
-    """y (N, O, OH, OW) of the convolution whose transformed weights are ``u`` (16, O, C).
+    """y (N, O, OH, OW) of the convolution whose transformed weights are ``u`` (16, O, C),
+    plus ``bias`` (O,).
 
     Returns ``(y, v)``: ``v`` is the transformed input (16, C, N*T) when ``keep`` and the
     batch is one chunk (the weight gradient then reuses it), else None.
@@ -89,7 +90,6 @@ def forward(x, u, bias, padding, chunk, out_size, keep=False):
     n, out_channels = x.shape[0], u.shape[1]
     scratch = _Scratch(chunk, tile_count(*out_size), x.dtype)
     y = np.empty((n, out_channels) + tuple(out_size), dtype=x.dtype)
-    bias = np.zeros(out_channels, dtype=x.dtype) if bias is None else bias
     v_buffer, m_buffer = scratch.planes(x.shape[1]), scratch.planes(out_channels)
     for start in range(0, n, chunk):
         v = scratch.transform_input(x[start:start + chunk], padding, v_buffer)
@@ -100,12 +100,12 @@ def forward(x, u, bias, padding, chunk, out_size, keep=False):
 
 def backward(x, dy, weight, padding, chunk, dweight, v_cached=None):
     """Adds the weight gradient into ``dweight`` (O, C, 3, 3); returns the input gradient."""
-    out_channels, in_channels = weight.shape[:2]
     dweight += weight_transform_adjoint(_transformed_weight_grad(x, dy, padding, chunk,
                                                                  v_cached))
     # dx is the convolution of dy, padded by 2 - padding, with the flipped, transposed kernel
     flipped = np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
-    dx, _ = forward(dy, weight_transform(flipped), None, (2 - padding[0], 2 - padding[1]),
+    no_bias = np.zeros(x.shape[1], dtype=dy.dtype)
+    dx, _ = forward(dy, weight_transform(flipped), no_bias, (2 - padding[0], 2 - padding[1]),
                     chunk, x.shape[2:])
     return dx
 
@@ -116,7 +116,7 @@ def _transformed_weight_grad(x, dy, padding, chunk, v_cached):
     tiles = tile_count(out_h, out_w)
     scratch = _Scratch(chunk, tiles, x.dtype)
     du = np.zeros((16, out_channels, x.shape[1]), dtype=x.dtype)
-    v_buffer = scratch.planes(x.shape[1]) if v_cached is None else v_cached
+    v_buffer = scratch.planes(x.shape[1]) if v_cached is None else None
     m_buffer = scratch.planes(out_channels)
     even = (2 * tiles[0], 2 * tiles[1])
     padded = None if even == (out_h, out_w) else np.zeros(

@@ -72,19 +72,20 @@ class _BatchNorm(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         axes, view = self._axes_and_view(x)
+        planes = self._planes(x)
         use_batch_stats = self.training or not self.track_running_stats
         if use_batch_stats:
             count = x.size // self.num_features
             if count < 2 and self.training:
                 raise ValueError(f"{describe(self)} needs more than 1 value per channel in "
                                  f"training, got input of shape {x.shape}")
-            mean, var = self._batch_statistics(x, axes)
+            mean, var = self._batch_statistics(x, planes, axes)
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, count)
         else:
             mean, var = self.running_mean, self.running_var
         inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
-        x_hat, y = self._normalize(x, mean, inv_std, view)
+        x_hat, y = self._normalize(x, planes, mean, inv_std, view)
         self._cache = (x_hat, inv_std, use_batch_stats, axes, view)
         return y
 
@@ -95,9 +96,8 @@ class _BatchNorm(Module):
         return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1) if x.ndim > 2 \
             else None
 
-    def _batch_statistics(self, x, axes):
+    def _batch_statistics(self, x, planes, axes):
         """Per-channel batch mean and biased variance."""
-        planes = self._planes(x)
         if planes is None:
             mean = x.mean(axis=axes)
             return mean, np.square(x - mean).mean(axis=axes)
@@ -106,9 +106,8 @@ class _BatchNorm(Module):
         kernels.mean_and_variance(planes, mean, var)
         return mean, var
 
-    def _normalize(self, x, mean, inv_std, view):
+    def _normalize(self, x, planes, mean, inv_std, view):
         """(x_hat, y): the normalised input (kept for backward) and the layer's output."""
-        planes = self._planes(x)
         if planes is None:
             x_hat = (x - mean.reshape(view)) * inv_std.reshape(view)
             if not self.affine:
