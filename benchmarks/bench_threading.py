@@ -2,7 +2,7 @@
 convolution split over threads (numba ``parallel=True``) against the committed serial one.
 
 The parallel version hands each numba thread a slice of the batch and runs the committed
-kernel on it (each thread sums its own weight gradient; the slices are added at the end),
+kernel on it (each thread sums its own weight and bias gradients; the slices are added at the end),
 so the arithmetic per sample is unchanged. numba's threading layer is process-wide, so
 each layer runs in its own subprocess. Steps alternate serial and parallel in rounds;
 medians in milliseconds, batch 512, float32, BLAS and numba on every core.
@@ -44,15 +44,18 @@ def step_times(layer: str, rounds: int) -> dict:
             serial_forward(xp[lo:hi], weight, bias, out[lo:hi])
 
     @njit(parallel=True)
-    def parallel_backward(xp, weight, dy, dweight, dxp):
+    def parallel_backward(xp, weight, dy, dweight, dbias, dxp):
         parts = numba.get_num_threads()
         per = -(-xp.shape[0] // parts)
         partial = np.zeros((parts,) + dweight.shape, dtype=dweight.dtype)
+        partial_bias = np.zeros((parts,) + dbias.shape, dtype=dbias.dtype)
         for part in prange(parts):
             lo, hi = part * per, min(xp.shape[0], (part + 1) * per)
-            serial_backward(xp[lo:hi], weight, dy[lo:hi], partial[part], dxp[lo:hi])
+            serial_backward(xp[lo:hi], weight, dy[lo:hi], partial[part], partial_bias[part],
+                            dxp[lo:hi])
         for part in range(parts):
             dweight += partial[part]
+            dbias += partial_bias[part]
 
     g = np.random.default_rng(0)
     x = g.standard_normal((512, 1, 28, 28)).astype(np.float32)

@@ -222,6 +222,8 @@ class Conv2d(Module):
         oh, ow = self.output_size(shape[2], shape[3])
         check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow))
         dy = np.ascontiguousarray(dy)
+        if algorithm == "direct" and self.stride == (1, 1):
+            return self._backward_direct_wide(dy, shape, x)  # sums the bias gradient itself
         if self.bias is not None:
             self.bias.grad += dy.sum(axis=(0, 2, 3))
         if algorithm == "empty":
@@ -234,16 +236,22 @@ class Conv2d(Module):
                                      self.weight.grad, cols)
         return self._backward_im2col(dy, x, cols, oh, ow)
 
+    def _backward_direct_wide(self, dy, shape, xp):
+        dxp = np.empty_like(xp)  # the kernel writes every element
+        n, channels = xp.shape[:2]
+        dbias = np.zeros(self.out_channels, dy.dtype) if self.bias is None else self.bias.grad
+        kernels.conv_direct_backward_wide(xp.reshape(n, channels, -1), self.weight.data, dy,
+                                          self.weight.grad, dbias, dxp.reshape(n, channels, -1))
+        return self._unpadded(dxp, shape)
+
     def _backward_direct(self, dy, shape, xp):
         dxp = np.zeros_like(xp)
-        n, channels = xp.shape[:2]
-        if self.stride == (1, 1):
-            kernels.conv_direct_backward_wide(
-                xp.reshape(n, channels, -1), self.weight.data, dy, self.weight.grad,
-                dxp.reshape(n, channels, -1))
-        else:
-            kernels.conv_direct_backward(xp, self.weight.data, dy, *self.stride,
-                                         self.weight.grad, dxp)
+        kernels.conv_direct_backward(xp, self.weight.data, dy, *self.stride,
+                                     self.weight.grad, dxp)
+        return self._unpadded(dxp, shape)
+
+    def _unpadded(self, dxp, shape):
+        """The gradient of the unpadded input, from that of the padded one."""
         ph, pw = self.padding
         if not (ph or pw):
             return dxp
