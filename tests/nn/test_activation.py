@@ -48,6 +48,27 @@ def test_gelu_float32_fast_path_is_accurate_over_a_wide_range():
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-5, atol=2e-6)
 
 
+def test_float32_exp_of_the_gelu_derivative_is_within_two_ulp_of_exp():
+    from numba import njit
+
+    from minigrad.kernels.activation import _exp_neg_f32
+
+    @njit
+    def exp_neg(t, out):
+        for k in range(t.size):
+            out[k] = _exp_neg_f32(t[k])
+
+    t = np.concatenate([np.linspace(0, 87, 1_000_001, dtype=np.float32),
+                        np.array([87.5, 100.0, 1e4, np.inf], dtype=np.float32)])
+    out = np.empty_like(t)
+    exp_neg(t, out)
+    assert out.dtype == np.float32
+    exact = np.exp(-t[:-4].astype(np.float64))
+    ulp = np.spacing(exact.astype(np.float32)).astype(np.float64)
+    assert (np.abs(out[:-4] - exact) <= 2 * ulp).all()
+    assert (out[-4:] == 0).all()
+
+
 def test_activations_keep_float32_and_stay_finite_for_huge_inputs():
     x = np.array([[-1e4, 0.0, 1e4]], dtype=np.float32)
     for name, (make, _) in LAYERS.items():

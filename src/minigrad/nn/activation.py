@@ -94,9 +94,6 @@ class GELU(_Elementwise):
     @staticmethod
     def _gelu_and_slope(x, y):
         slope = np.empty_like(x)
-        if x.dtype == np.float32:
-            kernels.half_square_f32(x, slope)
-            np.exp(slope, out=slope)  # numpy's SIMD exp; numba's is a scalar call
         kernels.gelu_erf(x.dtype)[1](x, y, slope)
         return slope
 
