@@ -236,9 +236,12 @@ def conv_direct_forward_wide(xp, weight, bias, out):
     shifts = _tap_shifts(kh, kw, width)
     paired = _paired_weights(weight)
     wide = np.empty((paired.shape[0], area), dtype=out.dtype)
+    compact = out.reshape(n_samples, out_channels, oh * ow)  # 1-D rows: SIMD copies
     for n in range(n_samples):
         for o in range(out_channels):
-            wide[o, :] = bias[o]
+            row, value = wide[o], bias[o]
+            for q in range(area):
+                row[q] = value
         for c in range(channels):
             src = xp[n, c]
             for o in range(0, paired.shape[0], 2):
@@ -249,8 +252,9 @@ def conv_direct_forward_wide(xp, weight, bias, out):
                     _tap1(wide[o], wide[o + 1], src, shifts, w0, w1, t, length)
         for o in range(out_channels):
             for oy in range(oh):
+                dst, src = compact[n, o, oy * ow:], wide[o, oy * width:]
                 for ox in range(ow):
-                    out[n, o, oy, ox] = wide[o, oy * width + ox]
+                    dst[ox] = src[ox]
 
 
 @njit(cache=True, fastmath=FAST)
@@ -275,20 +279,21 @@ def conv_direct_backward_wide(xp, weight, dy, dweight, dbias, dxp):
     dpaired = np.zeros_like(paired)
     grad = np.zeros((paired.shape[0], front + plane), dtype=dy.dtype)
     zero = grad[0, 0]
+    compact = dy.reshape(n_samples, out_channels, oh * ow)  # 1-D rows: SIMD copies
     for n in range(n_samples):
         for o in range(out_channels):
             total = zero
             for oy in range(oh):
-                row = front + oy * width
+                src, dst = compact[n, o, oy * ow:], grad[o, front + oy * width:]
                 for ox in range(ow):
-                    value = dy[n, o, oy, ox]
-                    grad[o, row + ox] = value
-                    total += value
+                    dst[ox] = src[ox]
+                    total += src[ox]
             dbias[o] += total
         for c in range(channels):
             src = xp[n, c]
             dst = dxp[n, c]
-            dst[:] = 0
+            for p in range(plane):
+                dst[p] = zero
             for o in range(0, paired.shape[0], 2):
                 g0, g1 = grad[o, front:], grad[o + 1, front:]
                 dw0, dw1 = dpaired[o, c], dpaired[o + 1, c]
