@@ -237,6 +237,7 @@ def conv_direct_forward_wide(xp, weight, bias, out):
     paired = _paired_weights(weight)
     wide = np.empty((paired.shape[0], area), dtype=out.dtype)
     compact = out.reshape(n_samples, out_channels, oh * ow)  # 1-D rows: SIMD copies
+    wide[out_channels:] = 0  # the dummy channel of an odd count: never uninitialised data
     for n in range(n_samples):
         for o in range(out_channels):
             row, value = wide[o], bias[o]
