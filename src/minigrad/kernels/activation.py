@@ -73,7 +73,8 @@ def _exp_neg_f32(t):
     t = min(t, np.float32(87.0))
     n = np.int32(t * np.float32(LOG2E) + np.float32(0.5))  # round(t / ln 2), 0..126
     nf = np.float32(n)
-    # r = n ln 2 - t in [-ln 2 / 2, ln 2 / 2]; ln 2 split in two keeps n ln 2 exact in float32
+    # r = n ln 2 - t in [-ln 2 / 2, ln 2 / 2]; ln 2 = 0.693359375 - 2.12194440e-4, whose
+    # high part has so few bits that n times it is exact
     r = (nf * np.float32(0.693359375) - t) + nf * np.float32(-2.12194440e-4)
     p = np.float32(1.9875691500e-4)
     p = p * r + np.float32(1.3981999507e-3)
