@@ -134,13 +134,6 @@ def _three_gemms(batch: int) -> Callable[[], None]:
     return three_gemms
 
 
-def gemm_floor(batch: int = 512, repeats: int = 20) -> float:
-    """Images/s if a training step were only its three GEMMs (measured on its own)."""
-    three_gemms = _three_gemms(batch)
-    three_gemms()
-    return batch / _median_seconds(three_gemms, repeats)
-
-
 def vgg_conv(batch: int = 128, channels: int = 128, size: int = 28, rounds: int = 3,
              repeats: int = 3, algorithm: str = "auto") -> dict:
     """Target 3: Conv2d(128, 128, 3, padding=1), forward + backward (input and weights)."""
