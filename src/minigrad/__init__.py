@@ -4,7 +4,8 @@ __version__ = "0.1.0"
 
 from minigrad import data, nn, optim, train  # noqa: E402
 from minigrad.checkpoint import load, save  # noqa: E402
+from minigrad.nn.module import is_grad_enabled, no_grad  # noqa: E402
 from minigrad.threads import get_num_threads, set_num_threads  # noqa: E402
 
-__all__ = ["__version__", "data", "get_num_threads", "load", "nn", "optim", "save",
-           "set_num_threads", "train"]
+__all__ = ["__version__", "data", "get_num_threads", "is_grad_enabled", "load", "nn",
+           "no_grad", "optim", "save", "set_num_threads", "train"]

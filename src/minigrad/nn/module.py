@@ -1,8 +1,13 @@
 """Module, Parameter and Sequential: the containers every layer is built from.
 
-A module's ``forward(x)`` computes its output and caches what ``backward`` needs;
-``backward(dy)`` returns dL/dx for the most recent forward and ADDS dL/dparam into
-each ``Parameter.grad``. There is no autograd: every layer writes its own backward.
+A module's ``forward(x)`` computes its output and keeps what ``backward`` needs with
+``self.save_for_backward(...)``; ``backward(dy)`` takes it back with ``self.pop_saved()``,
+returns dL/dx and ADDS dL/dparam into each ``Parameter.grad``. There is no autograd: every
+layer writes its own backward.
+
+A module may be called several times in one forward (a shared ReLU, a weight-tied Linear):
+in training mode every call pushes its own context and every backward pops the latest one,
+so backward calls made in reverse order of the forwards each get their own call's values.
 
 Parameters, buffers and submodules are registered by attribute assignment, under the
 same names PyTorch uses, so ``state_dict()`` keys equal those of the torch twin.
@@ -10,6 +15,8 @@ same names PyTorch uses, so ``state_dict()`` keys equal those of the torch twin.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 
@@ -17,6 +24,27 @@ import numpy as np
 
 DEFAULT_DTYPE = np.float32
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+_grad_mode = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """False inside ``no_grad()``: forwards then keep nothing for a backward."""
+    return getattr(_grad_mode, "enabled", True)
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Forwards inside this block keep no context (inference; no backward possible).
+
+    Like ``torch.no_grad()``: memory use is that of the forward alone. Per thread.
+    """
+    previous = is_grad_enabled()
+    _grad_mode.enabled = False
+    try:
+        yield
+    finally:
+        _grad_mode.enabled = previous
 
 
 def as_float_dtype(dtype) -> np.dtype:
@@ -62,11 +90,18 @@ class Module:
     ``backward`` that is only defined for ``Sequential``.
     """
 
+    #: Most training-mode forwards one module keeps waiting for their backward; beyond it
+    #: the oldest context is discarded (and a backward that needs it raises). Bounds the
+    #: memory of forward-only loops in training mode (e.g. recomputing BatchNorm statistics).
+    max_pending_forwards = 256
+
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_saved", [])
+        object.__setattr__(self, "_discarded", 0)
 
     # -- registration -----------------------------------------------------------
     def __setattr__(self, name: str, value) -> None:
@@ -122,6 +157,56 @@ class Module:
     def backward(self, dy: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
+    # -- what a forward keeps for its backward ----------------------------------
+    def save_for_backward(self, *values) -> None:
+        """Keeps ``values`` for the backward of the current forward call.
+
+        Training mode: pushed on this module's stack, one entry per call, so a module
+        called k times in one forward holds k contexts. Eval mode: replaces the single
+        kept entry (eval-mode gradients work; inference loops hold one call's worth).
+        Inside ``no_grad()``: nothing is kept.
+        """
+        if not is_grad_enabled():
+            return
+        saved = self._saved
+        if not self.training:
+            saved.clear()
+            object.__setattr__(self, "_discarded", 0)
+        elif len(saved) >= self.max_pending_forwards:
+            del saved[0]
+            object.__setattr__(self, "_discarded", self._discarded + 1)
+        saved.append(values)
+
+    def pop_saved(self) -> tuple:
+        """Returns and forgets the values saved by the latest forward not yet matched.
+
+        Raises:
+            RuntimeError: no forward is left to match this backward (naming the module).
+        """
+        saved = self._saved
+        if saved:
+            return saved.pop()
+        if self._discarded:
+            raise RuntimeError(
+                f"{type(self).__name__}({self.extra_repr()}).backward: the forward it "
+                f"matches was discarded: more than max_pending_forwards="
+                f"{self.max_pending_forwards} forwards were waiting for a backward")
+        raise RuntimeError(
+            f"{type(self).__name__}({self.extra_repr()}).backward called with no forward "
+            "left to match (each backward consumes one forward; was the forward run under "
+            "no_grad(), or is this a second backward of the same forward?)")
+
+    def pending_forwards(self) -> int:
+        """How many forwards of this module (not its children) wait for a backward."""
+        return len(self._saved)
+
+    def clear_saved(self) -> Module:
+        """Forgets every kept forward context, in this module and all its submodules."""
+        for module in self.modules():
+            module._saved.clear()
+            object.__setattr__(module, "_discarded", 0)
+        return self
+
     # -- traversal --------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
         yield from self._modules.items()
@@ -159,9 +244,10 @@ class Module:
 
     # -- modes and gradients ----------------------------------------------------
     def train(self, mode: bool = True) -> Module:
+        """Sets training mode on every submodule; forgets kept forward contexts."""
         for module in self.modules():
             object.__setattr__(module, "training", bool(mode))
-        return self
+        return self.clear_saved()
 
     def eval(self) -> Module:
         return self.train(False)
