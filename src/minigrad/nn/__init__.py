@@ -9,10 +9,12 @@ from minigrad.nn.loss import CrossEntropyLoss, MSELoss
 from minigrad.nn.module import Module, Parameter, Sequential
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d
 from minigrad.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from minigrad.nn.rectifiers import ELU, LeakyReLU, SiLU
 
 __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d",
     "CrossEntropyLoss", "Dropout", "Flatten", "GELU", "Identity", "Linear", "LogSoftmax",
     "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "Tanh", "init",
+    "ELU", "LeakyReLU", "SiLU",
 ]
