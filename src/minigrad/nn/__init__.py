@@ -4,6 +4,7 @@ from minigrad.nn import init
 from minigrad.nn.activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.nn.conv import Conv2d
 from minigrad.nn.dropout import Dropout
+from minigrad.nn.dropout2d import Dropout2d
 from minigrad.nn.layer_norm import GroupNorm, LayerNorm
 from minigrad.nn.linear import Flatten, Identity, Linear
 from minigrad.nn.loss import CrossEntropyLoss, MSELoss
@@ -17,5 +18,5 @@ __all__ = [
     "CrossEntropyLoss", "Dropout", "Flatten", "GELU", "Identity", "Linear", "LogSoftmax",
     "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "Tanh", "init",
-    "ELU", "GroupNorm", "LayerNorm", "LeakyReLU", "SiLU",
+    "Dropout2d", "ELU", "GroupNorm", "LayerNorm", "LeakyReLU", "SiLU",
 ]
