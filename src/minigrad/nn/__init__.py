@@ -3,6 +3,7 @@
 from minigrad.nn import init
 from minigrad.nn.activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.nn.conv import Conv2d
+from minigrad.nn.conv_transpose import ConvTranspose2d
 from minigrad.nn.dropout import Dropout
 from minigrad.nn.dropout2d import Dropout2d
 from minigrad.nn.layer_norm import GroupNorm, LayerNorm
@@ -18,5 +19,5 @@ __all__ = [
     "CrossEntropyLoss", "Dropout", "Flatten", "GELU", "Identity", "Linear", "LogSoftmax",
     "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "Tanh", "init",
-    "Dropout2d", "ELU", "GroupNorm", "LayerNorm", "LeakyReLU", "SiLU",
+    "ConvTranspose2d", "Dropout2d", "ELU", "GroupNorm", "LayerNorm", "LeakyReLU", "SiLU",
 ]
