@@ -13,6 +13,7 @@ from minigrad.nn.module import Module, Parameter, Sequential
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d
 from minigrad.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minigrad.nn.rectifiers import ELU, LeakyReLU, SiLU
+from minigrad.nn.upsampling import Upsample
 
 __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d",
@@ -20,4 +21,5 @@ __all__ = [
     "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "Tanh", "init",
     "ConvTranspose2d", "Dropout2d", "ELU", "GroupNorm", "LayerNorm", "LeakyReLU", "SiLU",
+    "Upsample",
 ]
