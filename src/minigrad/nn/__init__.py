@@ -6,6 +6,7 @@ from minigrad.nn.conv import Conv2d
 from minigrad.nn.conv_transpose import ConvTranspose2d
 from minigrad.nn.dropout import Dropout
 from minigrad.nn.dropout2d import Dropout2d
+from minigrad.nn.embedding import Embedding
 from minigrad.nn.layer_norm import GroupNorm, LayerNorm
 from minigrad.nn.linear import Flatten, Identity, Linear
 from minigrad.nn.loss import CrossEntropyLoss, MSELoss
@@ -20,6 +21,6 @@ __all__ = [
     "CrossEntropyLoss", "Dropout", "Flatten", "GELU", "Identity", "Linear", "LogSoftmax",
     "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "Tanh", "init",
-    "ConvTranspose2d", "Dropout2d", "ELU", "GroupNorm", "LayerNorm", "LeakyReLU", "SiLU",
-    "Upsample",
+    "ConvTranspose2d", "Dropout2d", "ELU", "Embedding", "GroupNorm", "LayerNorm", "LeakyReLU",
+    "SiLU", "Upsample",
 ]
