@@ -2,6 +2,7 @@
 
 from minigrad.nn import init
 from minigrad.nn.activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from minigrad.nn.classification_loss import BCEWithLogitsLoss, NLLLoss
 from minigrad.nn.conv import Conv2d
 from minigrad.nn.conv_transpose import ConvTranspose2d
 from minigrad.nn.dropout import Dropout
@@ -14,6 +15,7 @@ from minigrad.nn.module import Module, Parameter, Sequential
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d
 from minigrad.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minigrad.nn.rectifiers import ELU, LeakyReLU, SiLU
+from minigrad.nn.regression_loss import HuberLoss, L1Loss, SmoothL1Loss
 from minigrad.nn.upsampling import Upsample
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "CrossEntropyLoss", "Dropout", "Flatten", "GELU", "Identity", "Linear", "LogSoftmax",
     "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
     "Tanh", "init",
-    "ConvTranspose2d", "Dropout2d", "ELU", "Embedding", "GroupNorm", "LayerNorm", "LeakyReLU",
-    "SiLU", "Upsample",
+    "BCEWithLogitsLoss", "ConvTranspose2d", "Dropout2d", "ELU", "Embedding", "GroupNorm",
+    "HuberLoss", "L1Loss", "LayerNorm", "LeakyReLU", "NLLLoss", "SiLU", "SmoothL1Loss",
+    "Upsample",
 ]

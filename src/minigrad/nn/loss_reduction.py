@@ -1,0 +1,87 @@
+"""The base of the losses with torch's three reductions ("mean", "sum", "none").
+
+``loss = fn(output, target)`` returns a Python float ("mean", "sum") or the per-element
+losses ("none"); ``fn.backward(dy)`` returns dL/doutput for the latest call not yet matched
+(``dy`` a number, default 1, or for "none" an array of the losses' shape). Each call saves
+its own context, so one loss may score several outputs before their backward calls.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from minigrad.nn.module import Module
+from minigrad.nn.validation import check_float_input, describe
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class ReducedLoss(Module):
+    """Subclasses compute per-element losses and their slopes, then call ``_reduce``."""
+
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{type(self).__name__} reduction must be one of {REDUCTIONS}, "
+                             f"got {reduction!r}")
+        self.reduction = reduction
+
+    def __call__(self, output: np.ndarray, target: np.ndarray):
+        return self.forward(output, target)
+
+    def _reduce(self, losses: np.ndarray, slope: np.ndarray, total=None,
+                class_axis: int | None = None):
+        """Reduces ``losses`` and saves dL/doutput for backward.
+
+        Args:
+            losses: per-element losses, the "none" result.
+            slope: d losses / d output, shaped like the output; an output with a class axis
+                that ``losses`` lacks (NLLLoss) names it in ``class_axis``.
+            total: the mean's divisor, ``losses.size`` by default (NLLLoss: the summed
+                class weights). A zero divisor gives a NaN loss and zero gradient, as torch.
+        """
+        # numpy turns 0-d results into scalars: keep arrays
+        losses, slope = np.asarray(losses), np.asarray(slope)
+        if self.reduction == "none":
+            self.save_for_backward(slope, losses.shape, class_axis)
+            return losses
+        total = losses.size if total is None else total
+        if self.reduction == "sum":
+            scale = slope_scale = 1.0
+        elif total:
+            scale = slope_scale = 1.0 / float(total)
+        else:
+            scale, slope_scale = float("nan"), 0.0
+        self.save_for_backward(slope * slope.dtype.type(slope_scale), None, None)
+        return float(losses.sum()) * scale
+
+    def backward(self, dy=1.0) -> np.ndarray:
+        """dL/doutput of the latest unmatched call, times the upstream gradient ``dy``."""
+        slope, loss_shape, class_axis = self.pop_saved()
+        if loss_shape is None:
+            if isinstance(dy, bool) or not isinstance(dy, numbers.Real):
+                raise TypeError(f"{describe(self)}: backward of a reduced loss takes a number, "
+                                f"got {type(dy).__name__}")
+            return slope if dy == 1.0 else slope * slope.dtype.type(dy)
+        if not isinstance(dy, np.ndarray) or dy.shape != loss_shape:
+            got = dy.shape if isinstance(dy, np.ndarray) else type(dy).__name__
+            raise ValueError(f"{describe(self)} with reduction='none': backward needs dy of the "
+                             f"losses' shape {loss_shape}, got {got}")
+        dy = dy.astype(slope.dtype, copy=False)
+        return slope * (dy if class_axis is None else np.expand_dims(dy, class_axis))
+
+
+def same_shape_target(loss: Module, output, target) -> np.ndarray:
+    """Checks a float ``output`` and a real ``target`` of its shape; returns the target cast
+    to the output's dtype."""
+    check_float_input(loss, output, tuple(range(0, 9)), "an array")
+    if not isinstance(target, np.ndarray) or not (np.issubdtype(target.dtype, np.floating)
+                                                  or np.issubdtype(target.dtype, np.integer)):
+        got = f"dtype {target.dtype}" if isinstance(target, np.ndarray) else type(target).__name__
+        raise TypeError(f"{describe(loss)} expects a real-valued ndarray target, got {got}")
+    if target.shape != output.shape:
+        raise ValueError(f"{describe(loss)}: target shape {target.shape} differs from output "
+                         f"shape {output.shape}")
+    return target.astype(output.dtype, copy=False)
