@@ -49,6 +49,13 @@ def test_embedding_accumulates_repeated_indices_and_skips_the_padding_row():
     np.testing.assert_array_equal(layer.weight.data[1], [0, 0])
 
 
+def test_embedding_output_is_a_copy_even_for_a_single_index():
+    layer = nn.Embedding(3, 2)
+    y = layer(np.array(1))
+    y[...] = 7
+    assert not (layer.weight.data == 7).any()
+
+
 def test_embedding_used_twice_sums_both_uses():
     layer = nn.Embedding(5, 3, generator=generator(0))
     layer(np.array([0, 1]))

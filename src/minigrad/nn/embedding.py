@@ -56,7 +56,8 @@ class Embedding(Module):
     def forward(self, indices: np.ndarray) -> np.ndarray:
         self._check_indices(indices)
         self.save_for_backward(indices)
-        return self.weight.data[indices]
+        # take always copies (a 0-d index array would otherwise give a view of the row)
+        return np.take(self.weight.data, indices, axis=0)
 
     def _check_indices(self, indices) -> None:
         if not isinstance(indices, np.ndarray) or not np.issubdtype(indices.dtype, np.integer):
