@@ -113,3 +113,8 @@ def test_regression_loss_errors():
         fn.backward()
     with pytest.raises(RuntimeError, match="no forward left to match"):
         nn.L1Loss().backward()
+    fn = nn.L1Loss()
+    fn(np.zeros(2), np.zeros(2))
+    with pytest.raises(TypeError, match=r"L1Loss\(\): backward of a reduced loss takes a number, "
+                                        r"got ndarray"):
+        fn.backward(np.ones(2))
