@@ -1,0 +1,135 @@
+"""Step, multi-step, exponential and linear schedules: fixed factors applied at fixed epochs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from minigrad.optim.lr_scheduler.base import LRScheduler, check_int
+from minigrad.optim.optimizer import Optimizer, check_number
+
+
+class StepLR(LRScheduler):
+    """Multiplies the lr by ``gamma`` at every epoch that is a positive multiple of ``step_size``.
+
+    With ``lr=1, step_size=3, gamma=0.1`` the lr of epochs 0..6 is 1, 1, 1, 0.1, 0.1, 0.1, 0.01.
+
+    Args:
+        optimizer: the optimizer to schedule.
+        step_size: period of the decay, in epochs (integer >= 1).
+        gamma: multiplicative factor (>= 0).
+    """
+
+    _hyperparameters = ("step_size", "gamma")
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        self.step_size = step_size
+        self.gamma = gamma
+        self._check_hyperparameters()
+        super().__init__(optimizer)
+
+    def _check_hyperparameters(self) -> None:
+        check_int("StepLR", "step_size", self.step_size, 1)
+        check_number("StepLR", "gamma", self.gamma)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiplies the lr by ``gamma`` at each epoch listed in ``milestones``.
+
+    An epoch listed n times multiplies by ``gamma**n``. With ``milestones=[2, 4]`` and
+    ``gamma=0.1`` the lr of epochs 0..4 is lr, lr, 0.1 lr, 0.1 lr, 0.01 lr.
+
+    Args:
+        optimizer: the optimizer to schedule.
+        milestones: epoch indices (integers >= 0), in any order.
+        gamma: multiplicative factor (>= 0).
+    """
+
+    _hyperparameters = ("milestones", "gamma")
+
+    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1):
+        self.milestones = sorted(milestones)
+        self.gamma = gamma
+        self._check_hyperparameters()
+        super().__init__(optimizer)
+
+    def _check_hyperparameters(self) -> None:
+        for index, milestone in enumerate(self.milestones):
+            check_int("MultiStepLR", f"milestones[{index}]", milestone, 0)
+        check_number("MultiStepLR", "gamma", self.gamma)
+
+    def get_lr(self) -> list[float]:
+        times = self.milestones.count(self.last_epoch)
+        if times == 0:
+            return self._current_lrs()
+        return [lr * self.gamma**times for lr in self._current_lrs()]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiplies the lr by ``gamma`` at every step: epoch ``t`` has ``initial_lr * gamma**t``.
+
+    Args:
+        optimizer: the optimizer to schedule.
+        gamma: multiplicative factor (>= 0).
+    """
+
+    _hyperparameters = ("gamma",)
+
+    def __init__(self, optimizer: Optimizer, gamma: float):
+        self.gamma = gamma
+        self._check_hyperparameters()
+        super().__init__(optimizer)
+
+    def _check_hyperparameters(self) -> None:
+        check_number("ExponentialLR", "gamma", self.gamma)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class LinearLR(LRScheduler):
+    """Scales the lr linearly from ``start_factor * initial_lr`` to ``end_factor * initial_lr``.
+
+    Epoch 0 has ``start_factor * initial_lr``; the factor moves linearly to ``end_factor``,
+    reached at epoch ``total_iters``, and stays there (a common warm-up).
+
+    Args:
+        optimizer: the optimizer to schedule.
+        start_factor: factor at epoch 0, in (0, 1].
+        end_factor: factor from epoch ``total_iters`` on, in [0, 1].
+        total_iters: number of epochs of the ramp (integer >= 1).
+    """
+
+    _hyperparameters = ("start_factor", "end_factor", "total_iters")
+
+    def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
+                 end_factor: float = 1.0, total_iters: int = 5):
+        self.start_factor = start_factor
+        self.end_factor = end_factor
+        self.total_iters = total_iters
+        self._check_hyperparameters()
+        super().__init__(optimizer)
+
+    def _check_hyperparameters(self) -> None:
+        check_number("LinearLR", "start_factor", self.start_factor, high=1.0)
+        if self.start_factor == 0:
+            raise ValueError("LinearLR: start_factor must be > 0 and <= 1.0, got 0")
+        check_number("LinearLR", "end_factor", self.end_factor, high=1.0)
+        check_int("LinearLR", "total_iters", self.total_iters, 1)
+
+    def get_lr(self) -> list[float]:
+        t, start, end = self.last_epoch, self.start_factor, self.end_factor
+        if t == 0:
+            return [lr * start for lr in self._current_lrs()]
+        if t > self.total_iters:
+            return self._current_lrs()
+        ratio = 1.0 + (end - start) / (self.total_iters * start + (t - 1) * (end - start))
+        return [lr * ratio for lr in self._current_lrs()]
+
+
