@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
-# Keys a group may hold besides the optimizer's hyperparameters: the parameters, the
-# ``initial_lr`` that schedulers record (as torch does) and a free-form label.
-_EXTRA_GROUP_KEYS = ("params", "initial_lr", "name")
+# Keys a group may hold besides the optimizer's hyperparameters: the parameters, a
+# free-form label, and what torch's schedulers record in the groups (``initial_lr``;
+# OneCycleLR's ``max_lr`` and ``min_lr``; the momentum bounds of the cyclic schedules).
+_SCHEDULER_GROUP_KEYS = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
+_EXTRA_GROUP_KEYS = ("params", "name", *_SCHEDULER_GROUP_KEYS)
 
 
 def plain(value: Any) -> Any:
@@ -138,7 +140,11 @@ class Optimizer:
                 f"{type(self).__name__}: {where} has unknown keys {unknown}; "
                 f"allowed: {sorted(self.defaults)} and {list(_EXTRA_GROUP_KEYS)}"
             )
-        self._check_hyperparameters(group, f"{type(self).__name__} ({where})")
+        owner = f"{type(self).__name__} ({where})"
+        for key in _SCHEDULER_GROUP_KEYS:
+            if key in group:
+                check_number(owner, key, group[key])
+        self._check_hyperparameters(group, owner)
 
     def _check_hyperparameters(self, group: dict[str, Any], owner: str) -> None:
         """Subclasses check their hyperparameters here (``lr`` and ``weight_decay`` >= 0)."""

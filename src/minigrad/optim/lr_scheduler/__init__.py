@@ -13,18 +13,36 @@ Resuming: build the optimizer and the scheduler as for a fresh run, then call
 """
 
 from minigrad.optim.lr_scheduler.base import LRScheduler
-from minigrad.optim.lr_scheduler.cosine import CosineAnnealingLR
-from minigrad.optim.lr_scheduler.lambda_lr import LambdaLR
+from minigrad.optim.lr_scheduler.composite import ChainedScheduler, SequentialLR
+from minigrad.optim.lr_scheduler.cosine import CosineAnnealingLR, CosineAnnealingWarmRestarts
+from minigrad.optim.lr_scheduler.cyclic import CyclicLR
+from minigrad.optim.lr_scheduler.lambda_lr import LambdaLR, MultiplicativeLR
+from minigrad.optim.lr_scheduler.one_cycle import OneCycleLR
 from minigrad.optim.lr_scheduler.plateau import ReduceLROnPlateau
-from minigrad.optim.lr_scheduler.simple import ExponentialLR, LinearLR, MultiStepLR, StepLR
+from minigrad.optim.lr_scheduler.simple import (
+    ConstantLR,
+    ExponentialLR,
+    LinearLR,
+    MultiStepLR,
+    PolynomialLR,
+    StepLR,
+)
 
 __all__ = [
+    "ChainedScheduler",
+    "ConstantLR",
     "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
     "ExponentialLR",
     "LRScheduler",
     "LambdaLR",
     "LinearLR",
     "MultiStepLR",
+    "MultiplicativeLR",
+    "OneCycleLR",
+    "PolynomialLR",
     "ReduceLROnPlateau",
+    "SequentialLR",
     "StepLR",
 ]

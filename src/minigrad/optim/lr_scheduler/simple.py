@@ -1,8 +1,15 @@
-"""Step, multi-step, exponential and linear schedules: fixed factors applied at fixed epochs."""
+"""Fixed schedules: step, multi-step, exponential, constant, linear and polynomial.
+
+Each ``get_lr`` updates the current ``group["lr"]`` with torch's recursive formula, so
+these schedules compose with outside changes (``ChainedScheduler``) exactly as torch's
+do; each ``_closed_form_lr`` gives the lr from ``base_lrs`` alone, which ``SequentialLR``
+uses when it hands over at a milestone.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Iterable
 
 from minigrad.optim.lr_scheduler.base import LRScheduler, check_int
 from minigrad.optim.optimizer import Optimizer, check_number
@@ -36,6 +43,9 @@ class StepLR(LRScheduler):
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
 
+    def _closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
+
 
 class MultiStepLR(LRScheduler):
     """Multiplies the lr by ``gamma`` at each epoch listed in ``milestones``.
@@ -51,9 +61,16 @@ class MultiStepLR(LRScheduler):
 
     _hyperparameters = ("milestones", "gamma")
 
-    def __init__(self, optimizer: Optimizer, milestones: Sequence[int], gamma: float = 0.1):
-        self.milestones = sorted(milestones)
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1):
+        if isinstance(milestones, (str, bytes, dict)) or not isinstance(milestones, Iterable):
+            raise ValueError(
+                "MultiStepLR: milestones must be a sequence of epoch indices (integers >= 0), "
+                f"got {milestones!r}"
+            )
+        self.milestones = list(milestones)
         self.gamma = gamma
+        self._check_hyperparameters()  # before sorting: names the position the user gave
+        self.milestones.sort()
         self._check_hyperparameters()
         super().__init__(optimizer)
 
@@ -67,6 +84,10 @@ class MultiStepLR(LRScheduler):
         if times == 0:
             return self._current_lrs()
         return [lr * self.gamma**times for lr in self._current_lrs()]
+
+    def _closed_form_lr(self) -> list[float]:
+        passed = bisect_right(self.milestones, self.last_epoch)
+        return [base * self.gamma**passed for base in self.base_lrs]
 
 
 class ExponentialLR(LRScheduler):
@@ -88,9 +109,49 @@ class ExponentialLR(LRScheduler):
         check_number("ExponentialLR", "gamma", self.gamma)
 
     def get_lr(self) -> list[float]:
-        if self.last_epoch == 0:
+        if self._is_initial:
             return self._current_lrs()
         return [lr * self.gamma for lr in self._current_lrs()]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [base * self.gamma**self.last_epoch for base in self.base_lrs]
+
+
+class ConstantLR(LRScheduler):
+    """Multiplies the lr by ``factor`` for epochs ``0 .. total_iters - 1``, then restores it.
+
+    With ``lr=1, factor=0.5, total_iters=2`` the lr of epochs 0..3 is 0.5, 0.5, 1, 1.
+
+    Args:
+        optimizer: the optimizer to schedule.
+        factor: the factor applied before ``total_iters``, in (0, 1] (default 1/3).
+        total_iters: the epoch at which the factor is undone (integer >= 1, default 5).
+    """
+
+    _hyperparameters = ("factor", "total_iters")
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5):
+        self.factor = factor
+        self.total_iters = total_iters
+        self._check_hyperparameters()
+        super().__init__(optimizer)
+
+    def _check_hyperparameters(self) -> None:
+        check_number("ConstantLR", "factor", self.factor, high=1.0)
+        if self.factor == 0:  # the lr is divided by the factor at total_iters
+            raise ValueError("ConstantLR: factor must be > 0 and <= 1.0, got 0")
+        check_int("ConstantLR", "total_iters", self.total_iters, 1)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._current_lrs()]
+        if self.last_epoch != self.total_iters:
+            return self._current_lrs()
+        return [lr * (1.0 / self.factor) for lr in self._current_lrs()]
+
+    def _closed_form_lr(self) -> list[float]:
+        factor = self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor)
+        return [base * factor for base in self.base_lrs]
 
 
 class LinearLR(LRScheduler):
@@ -127,9 +188,45 @@ class LinearLR(LRScheduler):
         t, start, end = self.last_epoch, self.start_factor, self.end_factor
         if t == 0:
             return [lr * start for lr in self._current_lrs()]
-        if t > self.total_iters:
+        if self._is_initial or t > self.total_iters:
             return self._current_lrs()
         ratio = 1.0 + (end - start) / (self.total_iters * start + (t - 1) * (end - start))
         return [lr * ratio for lr in self._current_lrs()]
 
+    def _closed_form_lr(self) -> list[float]:
+        start, end, total = self.start_factor, self.end_factor, self.total_iters
+        factor = start + (end - start) * min(total, self.last_epoch) / total
+        return [base * factor for base in self.base_lrs]
 
+
+class PolynomialLR(LRScheduler):
+    """Decays the lr to 0 along ``initial_lr * (1 - t / total_iters) ** power``, then keeps 0.
+
+    Args:
+        optimizer: the optimizer to schedule.
+        total_iters: the epoch at which the lr reaches 0 (integer >= 1, default 5).
+        power: the power of the polynomial (>= 0, default 1: linear decay).
+    """
+
+    _hyperparameters = ("total_iters", "power")
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0):
+        self.total_iters = total_iters
+        self.power = power
+        self._check_hyperparameters()
+        super().__init__(optimizer)
+
+    def _check_hyperparameters(self) -> None:
+        check_int("PolynomialLR", "total_iters", self.total_iters, 1)
+        check_number("PolynomialLR", "power", self.power)
+
+    def get_lr(self) -> list[float]:
+        t, total = self.last_epoch, self.total_iters
+        if self._is_initial or t > total:
+            return self._current_lrs()
+        decay = ((1.0 - t / total) / (1.0 - (t - 1) / total)) ** self.power
+        return [lr * decay for lr in self._current_lrs()]
+
+    def _closed_form_lr(self) -> list[float]:
+        remaining = 1.0 - min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base * remaining**self.power for base in self.base_lrs]
