@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.optim.optimizer import Optimizer, plain
+from minigrad.optim.checks import check_int, plain
+from minigrad.optim.optimizer import Optimizer
 
 # torch's text, word for word, so that a search for it finds torch's explanation.
 STEP_ORDER_WARNING = (
@@ -30,25 +31,6 @@ STEP_OVERRIDDEN_WARNING = (
     "`lr_scheduler.step()`. See more details at "
     "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate"
 )
-
-
-def check_int(owner: str, name: str, value: Any, low: int) -> None:
-    """Raises ``ValueError`` unless ``value`` is an integer >= ``low``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{owner}: {name} must be an integer >= {low}, got {value!r}")
-
-
-def check_bool(owner: str, name: str, value: Any) -> None:
-    """Raises ``ValueError`` unless ``value`` is True or False."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{owner}: {name} must be True or False, got {value!r}")
-
-
-def check_choice(owner: str, name: str, value: Any, choices: Sequence[str]) -> None:
-    """Raises ``ValueError`` unless ``value`` is one of ``choices``."""
-    if not isinstance(value, str) or value not in choices:
-        allowed = " or ".join(repr(c) for c in choices)
-        raise ValueError(f"{owner}: {name} must be {allowed}, got {value!r}")
 
 
 def plain_tree(value: Any) -> Any:

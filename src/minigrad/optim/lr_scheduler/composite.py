@@ -16,9 +16,9 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from minigrad.optim.checks import check_int
 from minigrad.optim.lr_scheduler.base import (
     LRScheduler,
-    check_int,
     checked_optimizer,
     plain_tree,
     restored_on_error,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import numbers
 
-from minigrad.optim.lr_scheduler.base import LRScheduler, check_int
-from minigrad.optim.optimizer import Optimizer, check_number
+from minigrad.optim.checks import check_int, check_number
+from minigrad.optim.lr_scheduler.base import LRScheduler
+from minigrad.optim.optimizer import Optimizer
 
 
 class CosineAnnealingLR(LRScheduler):

@@ -12,10 +12,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from minigrad.optim.checks import check_bool, check_choice, check_number
 from minigrad.optim.lr_scheduler.base import (
     LRScheduler,
-    check_bool,
-    check_choice,
     checked_optimizer,
     per_group,
     restored_on_error,
@@ -25,7 +24,7 @@ from minigrad.optim.lr_scheduler.lambda_lr import (
     function_state,
     restore_function_state,
 )
-from minigrad.optim.optimizer import Optimizer, check_number
+from minigrad.optim.optimizer import Optimizer
 
 
 class MomentumCycle(LRScheduler):

@@ -10,16 +10,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from minigrad.optim.lr_scheduler.base import (
-    check_bool,
-    check_choice,
-    check_int,
-    checked_optimizer,
-    per_group,
-    restored_on_error,
-)
+from minigrad.optim.checks import check_bool, check_choice, check_int, check_number
+from minigrad.optim.lr_scheduler.base import checked_optimizer, per_group, restored_on_error
 from minigrad.optim.lr_scheduler.cyclic import MomentumCycle
-from minigrad.optim.optimizer import Optimizer, check_number
+from minigrad.optim.optimizer import Optimizer
 
 
 class OneCycleLR(MomentumCycle):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from minigrad.optim.lr_scheduler.base import LRScheduler, check_int, checked_optimizer
-from minigrad.optim.optimizer import Optimizer, check_number
+from minigrad.optim.checks import check_int, check_number
+from minigrad.optim.lr_scheduler.base import LRScheduler, checked_optimizer
+from minigrad.optim.optimizer import Optimizer
 
 
 class ReduceLROnPlateau(LRScheduler):
