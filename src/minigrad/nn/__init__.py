@@ -1,6 +1,6 @@
 """Layers, containers and losses with torch.nn's names, shapes and initialisation."""
 
-from minigrad.nn import init
+from minigrad.nn import init, utils
 from minigrad.nn.activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.nn.conv import Conv2d
 from minigrad.nn.dropout import Dropout
@@ -14,5 +14,5 @@ __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d",
     "CrossEntropyLoss", "Dropout", "Flatten", "GELU", "Identity", "Linear", "LogSoftmax",
     "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
-    "Tanh", "init",
+    "Tanh", "init", "utils",
 ]
