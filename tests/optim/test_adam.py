@@ -128,6 +128,8 @@ def test_adamw_decays_weights_before_the_adam_update():
         (dict(betas=(1.0, 0.999)), r"betas\[0\] must be >= 0.0 and < 1.0"),
         (dict(betas=(0.9, -0.1)), r"betas\[1\] must be >= 0.0 and < 1.0"),
         (dict(betas=(0.9,)), r"betas must be a tuple \(beta1, beta2\)"),
+        (dict(betas=0.9), r"betas must be a tuple \(beta1, beta2\), got 0.9"),
+        (dict(betas="0.9"), r"betas must be a tuple \(beta1, beta2\), got '0.9'"),
         (dict(weight_decay=-0.01), "weight_decay must be >= 0"),
         (dict(amsgrad="True"), "amsgrad must be True or False, got 'True'"),
         (dict(maximize=None), "maximize must be True or False, got None"),

@@ -56,6 +56,9 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
     ):
+        if isinstance(betas, (str, bytes)) or not isinstance(betas, (tuple, list, np.ndarray)):
+            raise ValueError(f"{type(self).__name__}: betas must be a tuple (beta1, beta2), "
+                             f"got {betas!r}")
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, maximize=maximize)
         super().__init__(params, defaults)

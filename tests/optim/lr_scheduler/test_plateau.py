@@ -1,5 +1,6 @@
 """ReduceLROnPlateau against torch's: the same lr after every epoch for scripted metrics."""
 
+import numpy as np
 import pytest
 
 from minigrad.optim import lr_scheduler
@@ -138,3 +139,21 @@ def test_plateau_load_state_dict_rejects_an_unknown_mode_and_changes_nothing():
     with pytest.raises(ValueError, match="mode must be 'min' or 'max', got 'up'"):
         scheduler.load_state_dict({**saved, "mode": "up", "best": 3.0})
     assert scheduler.state_dict() == saved
+
+
+@pytest.mark.parametrize("metric", [None, "0.5", [0.1, 0.2], np.ones(3)], ids=repr)
+def test_plateau_step_refuses_a_metric_that_is_not_a_number_and_changes_nothing(metric):
+    scheduler = lr_scheduler.ReduceLROnPlateau(minigrad_optimizer(), patience=0)
+    scheduler.step(1.0)
+    before = scheduler.state_dict()
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau.step: metrics must be a number "
+                                         r"\(the monitored value, e.g. the validation loss\)"):
+        scheduler.step(metric)
+    assert scheduler.state_dict() == before
+
+
+def test_plateau_step_accepts_numpy_scalars_and_one_element_arrays():
+    scheduler = lr_scheduler.ReduceLROnPlateau(minigrad_optimizer(), patience=0)
+    scheduler.step(np.float32(2.0))
+    scheduler.step(np.array(1.0))
+    assert scheduler.best == 1.0 and type(scheduler.best) is float

@@ -120,7 +120,7 @@ class ReduceLROnPlateau(LRScheduler):
 
     def step(self, metrics: float) -> None:
         """Ends an epoch whose monitored value is ``metrics`` (see the class docstring)."""
-        current = float(metrics)
+        current = _metric_value(metrics)
         self.last_epoch += 1
         if self.is_better(current, self.best):
             self.best = current
@@ -150,3 +150,16 @@ class ReduceLROnPlateau(LRScheduler):
             new_lr = max(old_lr * self.factor, min_lr)
             if old_lr - new_lr > self.eps:
                 group["lr"] = new_lr
+
+
+def _metric_value(metrics) -> float:
+    """The monitored value as a float: a number or a one-element array (a str is refused)."""
+    try:
+        if isinstance(metrics, (str, bytes)):
+            raise TypeError
+        return float(metrics)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "ReduceLROnPlateau.step: metrics must be a number (the monitored value, e.g. the "
+            f"validation loss), got {metrics!r}"
+        ) from None
