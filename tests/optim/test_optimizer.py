@@ -1,5 +1,7 @@
 """The Optimizer base: parameter groups, zero_grad, the lr property and state dicts."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -365,3 +367,13 @@ def test_load_state_dict_checks_the_non_array_state_entries():
     saved["state"][0]["step"] = "three"
     with pytest.raises(ValueError, match="step must be a number, got 'three'"):
         adam.load_state_dict(saved)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop"])
+def test_optimizer_arguments_are_torchs_with_the_same_defaults_and_positions(name):
+    torch = pytest.importorskip("torch")
+    ours = inspect.signature(getattr(optim, name)).parameters
+    theirs = inspect.signature(getattr(torch.optim, name)).parameters
+    assert all(ours[k].default == theirs[k].default for k in ours)
+    positional = [k for k, p in ours.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == list(theirs)[:len(positional)]

@@ -1,5 +1,6 @@
 """What every scheduler shares: initial_lr, the call-order warning, state dict checks."""
 
+import inspect
 import warnings
 
 import numpy as np
@@ -134,3 +135,12 @@ def test_scheduler_load_state_dict_accepts_numpy_scalars_and_arrays():
 def test_every_scheduler_is_exported_under_torchs_name():
     torch = pytest.importorskip("torch")
     assert set(lr_scheduler.__all__) == set(torch.optim.lr_scheduler.__all__)
+
+
+@pytest.mark.parametrize("name", lr_scheduler.__all__)
+def test_every_scheduler_has_torchs_arguments_and_defaults_but_last_epoch(name):
+    torch = pytest.importorskip("torch")
+    ours = inspect.signature(getattr(lr_scheduler, name)).parameters
+    theirs = inspect.signature(getattr(torch.optim.lr_scheduler, name)).parameters
+    assert [(k, p.default) for k, p in ours.items()] == [
+        (k, p.default) for k, p in theirs.items() if k != "last_epoch"]
