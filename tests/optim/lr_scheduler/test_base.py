@@ -1,5 +1,6 @@
 """What every scheduler shares: initial_lr, the call-order warning, state dict checks."""
 
+import copy
 import inspect
 import warnings
 
@@ -77,6 +78,18 @@ def test_optimizer_step_still_steps_once_tracked_and_is_tracked_once():
     optimizer.step()
     np.testing.assert_allclose(param.data, 1.0 - 0.1)
     assert optimizer._step_called
+
+
+def test_a_deep_copy_of_a_watched_optimizer_steps_its_own_parameters():
+    optimizer = minigrad_optimizer()
+    lr_scheduler.StepLR(optimizer, 2)
+    twin = copy.deepcopy(optimizer)
+    for group in twin.param_groups:
+        group["params"][0].grad[:] = 1.0
+    twin.step()
+    assert all((g["params"][0].data == 1.0).all() for g in optimizer.param_groups)
+    assert all((g["params"][0].data < 1.0).all() for g in twin.param_groups)
+    assert twin._step_called and not getattr(optimizer, "_step_called", False)
 
 
 def test_constructor_records_initial_lr_and_keeps_an_existing_one():

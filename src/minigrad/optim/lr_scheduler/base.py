@@ -7,7 +7,6 @@ import copy
 import functools
 import numbers
 import warnings
-import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -84,8 +83,6 @@ class LRScheduler:
     # Attributes saved by state_dict besides the running state (the constructor arguments).
     _hyperparameters: tuple[str, ...] = ()
     _running_state: tuple[str, ...] = ("last_epoch", "base_lrs", "_last_lr")
-    # Saved attributes that an older state dict may lack (they keep their current value).
-    _optional_state: tuple[str, ...] = ()
     # True only during the constructor's step (torch's ``_is_initial``).
     _is_initial = False
 
@@ -211,7 +208,7 @@ class LRScheduler:
             raise ValueError(f"{owner}.load_state_dict: expected a dict (from state_dict()), "
                              f"got {type(state_dict).__name__}")
         names = self._state_names()
-        missing = [k for k in names if k not in state_dict and k not in self._optional_state]
+        missing = [k for k in names if k not in state_dict]
         unexpected = [k for k in state_dict if k not in names]
         if missing or unexpected:
             raise ValueError(
@@ -221,15 +218,11 @@ class LRScheduler:
         self.__dict__.update({k: plain_tree(v) for k, v in state_dict.items()})
         try:
             self._validate()
-            self._restore_extras()
         except (ValueError, TypeError):
             self.__dict__.update(previous)
             raise
         # torch saves its step counter; it equals last_epoch + 1 in a run that only steps.
         self._step_count = self.last_epoch + 1
-
-    def _restore_extras(self) -> None:
-        """Subclasses push loaded state into objects they own here (``ValueError`` if unfit)."""
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={getattr(self, k)!r}" for k in self._hyperparameters)
@@ -249,26 +242,34 @@ def restored_on_error(optimizer: Optimizer) -> Iterator[None]:
         raise
 
 
+class _StepTracker:
+    """``optimizer.step`` once a scheduler watches it: records the call, then steps.
+
+    A callable object rather than a closure, so that ``copy.deepcopy(optimizer)`` gives a
+    copy whose ``step`` steps the copy.
+    """
+
+    _tracked_by_scheduler = True
+
+    def __init__(self, optimizer: Optimizer, step):
+        self.optimizer = optimizer
+        # A bound method is kept as its function, called with the optimizer it belongs to.
+        self.function = getattr(step, "__func__", None)
+        self.step = step if self.function is None else None
+        functools.update_wrapper(self, self.function or step)
+
+    def __call__(self, *args, **kwargs):
+        self.optimizer._step_called = True
+        if self.function is None:  # a step set on the instance: call it as it is
+            return self.step(*args, **kwargs)
+        return self.function(self.optimizer, *args, **kwargs)
+
+
 def track_optimizer_steps(optimizer: Optimizer) -> None:
     """Wraps ``optimizer.step`` (once) so that it records a call, as torch's schedulers do.
 
-    The wrapper holds the optimizer weakly (no reference cycle); ``_tracked_by_scheduler``
-    marks it, so a ``step`` replaced later is noticed (torch's "overridden" warning).
+    ``_tracked_by_scheduler`` marks the wrapper, so a ``step`` replaced later is noticed
+    (torch's "overridden" warning).
     """
-    step = optimizer.step
-    if getattr(step, "_tracked_by_scheduler", False):
-        return
-    function = getattr(step, "__func__", None)
-    owner = weakref.ref(optimizer)
-
-    @functools.wraps(step)
-    def tracked_step(*args, **kwargs):
-        target = owner()
-        target._step_called = True
-        if function is None:  # a step set on the instance: call it as it is
-            return step(*args, **kwargs)
-        return function(target, *args, **kwargs)
-
-    tracked_step._tracked_by_scheduler = True
-    optimizer.step = tracked_step
-
+    if not getattr(optimizer.step, "_tracked_by_scheduler", False):
+        optimizer.step = _StepTracker(optimizer, optimizer.step)
