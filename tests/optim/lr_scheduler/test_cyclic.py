@@ -129,3 +129,18 @@ def test_cyclic_refuses_a_beta1_of_1_for_adam():
     optimizer = minigrad_optimizer(kind="adam")
     with pytest.raises(ValueError, match=r"max_momentum\[0\] must be >= 0.0 and < 1.0, got 1.0"):
         lr_scheduler.CyclicLR(optimizer, 0.01, 0.1, max_momentum=1.0)
+
+
+def test_a_scale_fn_pushing_momentum_below_zero_is_refused_and_nothing_changes():
+    optimizer = minigrad_optimizer()
+    scheduler = lr_scheduler.CyclicLR(optimizer, 0.01, 0.1, step_size_up=2,
+                                      scale_fn=lambda x: 1.0 if x < 2 else 20.0)
+    for _ in range(4):  # the first cycle: scale 1
+        optimizer.step()
+        scheduler.step()
+    before = [dict(group) for group in optimizer.param_groups]
+    optimizer.step()
+    with pytest.raises(ValueError, match=r"CyclicLR \(parameter group 0, step 5\): momentum "
+                                         r"must be >= 0.0 and <= 1.0, got -0.(1|0999)"):
+        scheduler.step()  # 0.9 - (0.9 - 0.8) * 0.5 * 20
+    assert optimizer.param_groups == before and scheduler.last_epoch == 4

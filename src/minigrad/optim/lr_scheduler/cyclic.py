@@ -75,11 +75,16 @@ class MomentumCycle(LRScheduler):
         raise NotImplementedError
 
     def _apply(self, lrs: Sequence) -> list[float]:
+        """As ``LRScheduler._apply``, and the momenta: every value is checked before any write."""
+        momentums = self._momentums() if self.cycle_momentum else []
+        owner, name = type(self).__name__, "beta1" if self.use_beta1 else "momentum"
+        for index, momentum in enumerate(momentums):
+            # A custom scale_fn can push the momentum out of range; Adam needs beta1 < 1.
+            check_number(f"{owner} (parameter group {index}, step {self.last_epoch})", name,
+                         momentum, high=1.0, high_inclusive=not self.use_beta1)
         lrs = super()._apply(lrs)
-        if self.cycle_momentum:
-            for group, momentum in zip(self.optimizer.param_groups, self._momentums(),
-                                       strict=True):
-                self._set_momentum(group, momentum)
+        for group, momentum in zip(self.optimizer.param_groups, momentums):
+            self._set_momentum(group, momentum)
         return lrs
 
 
