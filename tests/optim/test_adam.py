@@ -21,11 +21,18 @@ ADAM_CONFIGS = {
     # beta1 < 0.5 makes torch's lerp take its other formula (weight 1 - beta1 >= 0.5).
     "small_betas": dict(lr=0.02, betas=(0.3, 0.8)),
     "large_eps": dict(lr=0.05, betas=(0.8, 0.99), eps=1e-2, weight_decay=0.01),
+    "amsgrad": dict(lr=0.02, amsgrad=True),
+    "amsgrad_l2_small_betas": dict(lr=0.02, betas=(0.3, 0.8), weight_decay=0.1, amsgrad=True),
+    "maximize": dict(lr=0.01, maximize=True),
+    "amsgrad_maximize_l2": dict(lr=0.01, weight_decay=0.05, amsgrad=True, maximize=True),
 }
 ADAMW_CONFIGS = {
     "defaults": dict(),
     "strong_decay": dict(lr=0.01, weight_decay=0.5),
     "small_betas": dict(lr=0.02, betas=(0.4, 0.7), eps=1e-6, weight_decay=0.05),
+    "amsgrad": dict(lr=0.01, weight_decay=0.1, amsgrad=True),
+    "amsgrad_maximize": dict(lr=0.02, betas=(0.4, 0.7), amsgrad=True, maximize=True),
+    "maximize": dict(lr=0.01, weight_decay=0.5, maximize=True),
 }
 CASES = [(optim.Adam, "Adam", c) for c in ADAM_CONFIGS.values()] + [
     (optim.AdamW, "AdamW", c) for c in ADAMW_CONFIGS.values()
@@ -59,21 +66,23 @@ def test_adam_keeps_float32_in_place_and_close_to_torch(cls, torch_name, config)
     ours = run_minigrad(adam, params, noises)
     assert all(p.data is a and a.dtype == np.float32 for p, a in zip(params, arrays, strict=True))
     for state in adam.state.values():
-        assert state["exp_avg"].dtype == state["exp_avg_sq"].dtype == np.float32
+        assert all(v.dtype == np.float32 for v in state.values() if isinstance(v, np.ndarray))
     make_torch = getattr(torch.optim, torch_name)
     theirs = run_torch(lambda p: make_torch(p, foreach=False, **config), all_params,
                        values, noises)
     assert_same_trajectory(ours, theirs, rtol=1e-5, atol=1e-5)
 
 
-def test_adam_state_counts_steps_and_matches_torch_moments():
+@pytest.mark.parametrize("amsgrad", [False, True], ids=["adam", "amsgrad"])
+def test_adam_state_counts_steps_and_matches_torch_moments(amsgrad):
     torch = pytest.importorskip("torch")
     values, noises = initial_values(seed=5), noise(seed=5, steps=7)
     params = make_parameters(values)
-    adam = optim.Adam(params, lr=0.01, weight_decay=0.1)
+    adam = optim.Adam(params, lr=0.01, weight_decay=0.1, amsgrad=amsgrad)
     run_minigrad(adam, params, noises)
     tensors = [torch.tensor(v, requires_grad=True) for v in values]
-    reference = torch.optim.Adam(tensors, lr=0.01, weight_decay=0.1, foreach=False)
+    reference = torch.optim.Adam(tensors, lr=0.01, weight_decay=0.1, amsgrad=amsgrad,
+                                 foreach=False)
     for step_noise in noises:
         for t, n in zip(tensors, step_noise, strict=True):
             t.grad = torch.from_numpy(np.sin(3 * t.detach().numpy()) + n)
@@ -82,9 +91,21 @@ def test_adam_state_counts_steps_and_matches_torch_moments():
     ours = adam.state_dict()["state"]
     assert sorted(ours) == sorted(theirs)
     for index, state in ours.items():
+        assert set(state) == set(theirs[index])
         assert state["step"] == 7 == int(theirs[index]["step"])
-        for key in ("exp_avg", "exp_avg_sq"):
+        for key in set(state) - {"step"}:
             np.testing.assert_allclose(state[key], theirs[index][key].numpy(), rtol=1e-12)
+
+
+def test_amsgrad_normalises_by_the_largest_second_moment_so_far():
+    param = make_parameters([np.array([0.0])])[0]
+    adam = optim.Adam([param], lr=0.1, betas=(0.0, 0.5), amsgrad=True)
+    for grad in (4.0, 0.0):
+        param.grad[:] = grad
+        adam.step()
+    state = adam.state[param]
+    np.testing.assert_allclose(state["exp_avg_sq"], [4.0])  # 0.5 * 8 + 0.5 * 0
+    np.testing.assert_allclose(state["max_exp_avg_sq"], [8.0])  # kept from step 1
 
 
 def test_adamw_decays_weights_before_the_adam_update():
@@ -107,7 +128,11 @@ def test_adamw_decays_weights_before_the_adam_update():
         (dict(betas=(1.0, 0.999)), r"betas\[0\] must be >= 0.0 and < 1.0"),
         (dict(betas=(0.9, -0.1)), r"betas\[1\] must be >= 0.0 and < 1.0"),
         (dict(betas=(0.9,)), r"betas must be a tuple \(beta1, beta2\)"),
+        (dict(betas=0.9), r"betas must be a tuple \(beta1, beta2\), got 0.9"),
+        (dict(betas="0.9"), r"betas must be a tuple \(beta1, beta2\), got '0.9'"),
         (dict(weight_decay=-0.01), "weight_decay must be >= 0"),
+        (dict(amsgrad="True"), "amsgrad must be True or False, got 'True'"),
+        (dict(maximize=None), "maximize must be True or False, got None"),
     ],
 )
 @pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])

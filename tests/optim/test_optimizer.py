@@ -1,5 +1,7 @@
 """The Optimizer base: parameter groups, zero_grad, the lr property and state dicts."""
 
+import inspect
+
 import numpy as np
 import pytest
 
@@ -16,8 +18,13 @@ from tests.optim.trajectory import (
 
 OPTIMIZERS = {
     "SGD": lambda p: optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "SGD_maximize": lambda p: optim.SGD(p, lr=0.05, momentum=0.5, maximize=True),
     "Adam": lambda p: optim.Adam(p, lr=0.01, weight_decay=0.1),
+    "Adam_amsgrad": lambda p: optim.Adam(p, lr=0.01, amsgrad=True, maximize=True),
     "AdamW": lambda p: optim.AdamW(p, lr=0.01, betas=(0.8, 0.99)),
+    "AdamW_amsgrad": lambda p: optim.AdamW(p, lr=0.01, amsgrad=True),
+    "RMSprop": lambda p: optim.RMSprop(p, lr=0.01, momentum=0.9, centered=True),
+    "RMSprop_plain": lambda p: optim.RMSprop(p, lr=0.01, weight_decay=0.1),
 }
 
 
@@ -44,7 +51,8 @@ def test_group_hyperparameters_default_to_the_constructor_arguments():
     )
     first, second = sgd.param_groups
     assert first == {"params": params[:2], "lr": 0.1, "momentum": 0.9, "dampening": 0.0,
-                     "weight_decay": 0.0, "nesterov": False, "name": "no_decay"}
+                     "weight_decay": 0.0, "nesterov": False, "maximize": False,
+                     "name": "no_decay"}
     assert second["params"] == [params[2]] and second["weight_decay"] == 0.01
 
 
@@ -108,7 +116,9 @@ def test_step_updates_the_model_arrays_in_place(make):
     model.weight.grad += 1.0
     optimizer.step()
     assert model.weight.data is weight
-    assert (model.state_dict()["weight"] < 1.0).all()
+    maximize = optimizer.param_groups[0]["maximize"]
+    moved = model.state_dict()["weight"] - 1.0
+    assert ((moved > 0) if maximize else (moved < 0)).all()
 
 
 # -- state dicts -----------------------------------------------------------------------
@@ -210,7 +220,8 @@ def test_load_state_dict_rejects_another_group_count_and_another_optimizers_stat
     with pytest.raises(ValueError, match="has 2 parameter groups, this optimizer has 1"):
         one_group.load_state_dict(adam.state_dict())
     sgd = optim.SGD([{"params": params[:1]}, {"params": params[1:]}], lr=0.1, momentum=0.9)
-    with pytest.raises(ValueError, match=r"saved group 0 has unknown keys \['betas', 'eps'\]"):
+    with pytest.raises(ValueError,
+                       match=r"saved group 0 has unknown keys \['amsgrad', 'betas', 'eps'\]"):
         sgd.load_state_dict(adam.state_dict())
     adam_state = {"state": adam.state_dict()["state"],
                   "param_groups": sgd.state_dict()["param_groups"]}
@@ -243,3 +254,126 @@ def test_state_dict_layout_matches_torch():
 def test_repr_lists_each_group():
     text = repr(optim.SGD(make_parameters([np.ones(2)]), lr=0.1))
     assert text.startswith("SGD (") and "Parameter Group 0" in text and "lr: 0.1" in text
+
+
+# -- named parameters ----------------------------------------------------------------
+def test_optimizer_accepts_named_parameters_and_keeps_the_names_as_torch_does():
+    torch = pytest.importorskip("torch")
+    model = TwoLayer()
+    adam = optim.Adam(model.named_parameters(), lr=0.1)
+    assert adam.param_groups[0]["params"] == [model.weight, model.bias]
+    reference_model = torch.nn.Linear(3, 2)
+    reference = torch.optim.Adam(reference_model.named_parameters(), lr=0.1)
+    ours, theirs = adam.state_dict()["param_groups"][0], reference.state_dict()["param_groups"][0]
+    assert ours["param_names"] == theirs["param_names"] == ["weight", "bias"]
+    assert ours["params"] == theirs["params"] == [0, 1]
+
+
+def test_named_parameter_groups_keep_their_names_through_a_state_dict():
+    model = TwoLayer()
+    named = dict(model.named_parameters())
+    groups = [{"params": [("weight", named["weight"])]},
+              {"params": [("bias", named["bias"])], "weight_decay": 0.0}]
+    sgd = optim.SGD(groups, lr=0.1, momentum=0.9, weight_decay=0.01)
+    saved = sgd.state_dict()
+    assert [g["param_names"] for g in saved["param_groups"]] == [["weight"], ["bias"]]
+    other = TwoLayer()
+    fresh = optim.SGD([{"params": [("w", other.weight)]}, {"params": [("b", other.bias)]}],
+                      lr=0.5)
+    fresh.load_state_dict(saved)  # saved names replace the current ones, as in torch
+    assert [g["param_names"] for g in fresh.param_groups] == [["weight"], ["bias"]]
+    unnamed = {**saved, "param_groups": [{k: v for k, v in g.items() if k != "param_names"}
+                                         for g in saved["param_groups"]]}
+    kept = optim.SGD([{"params": [("w", other.weight)]}, {"params": [("b", other.bias)]}],
+                     lr=0.5)
+    kept.load_state_dict(unnamed)  # a saved group without names keeps the current ones
+    assert [g["param_names"] for g in kept.param_groups] == [["w"], ["b"]]
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
+def test_named_parameters_give_the_same_trajectory_as_plain_ones(make):
+    values, noises = initial_values(seed=11), noise(seed=11, steps=10)
+    params = make_parameters(values)
+    plain = run_minigrad(make(params), params, noises)
+    params = make_parameters(values)
+    named = run_minigrad(make([(f"p{i}", p) for i, p in enumerate(params)]), params, noises)
+    assert_same_trajectory(named, plain, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "make_params, error, message",
+    [
+        (lambda p: [("a", p[0]), p[1]], ValueError,
+         "group 0 mixes named and unnamed parameters; name all of them or none"),
+        (lambda p: [("a", p[0], 1)], TypeError,
+         r"parameter 0 of group 0 must be a Parameter \(with .data and .grad arrays\) or a "
+         r"\(name, Parameter\) pair, got \('a', Parameter"),
+        (lambda p: [(0, p[0])], TypeError, "or a \\(name, Parameter\\) pair, got \\(0, "),
+        (lambda p: [{"params": [("a", p[0])]}, {"params": [p[1]]}], ValueError,
+         "group 1 has unnamed parameters, the groups before it named ones"),
+        (lambda p: [{"params": [p[0]]}, {"params": [("b", p[1])]}], ValueError,
+         "group 1 has named parameters, the groups before it unnamed ones"),
+        (lambda p: set(p), TypeError, "ordered iterable of Parameters \\(a list\\), got a set"),
+        (lambda p: [{"params": set(p)}], TypeError, "parameters of group 0 must be ordered"),
+        (lambda p: [{"params": p, "param_names": ["a"]}], ValueError,
+         r"param_names must be a list of 2 names \(str\), one per parameter, got \['a'\]"),
+    ],
+)
+def test_optimizer_rejects_bad_names_and_unordered_params(make_params, error, message):
+    params = make_parameters([np.ones(2), np.ones(3)])
+    with pytest.raises(error, match=message):
+        optim.SGD(make_params(params), lr=0.1)
+
+
+# -- load_state_dict argument checks (issue 13) ------------------------------------------
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        (None, r"expected a dict with 'state' and 'param_groups' \(from state_dict\(\)\), "
+               r"got NoneType"),
+        ([], "expected a dict with 'state' and 'param_groups'.*got list"),
+        ({"state": {}, "param_groups": None}, "param_groups must be a list of dicts"),
+        ({"state": {}, "param_groups": [{"lr": 0.1}]}, "each with a 'params' list"),
+        ({"state": [], "param_groups": [{"params": [0, 1]}]},
+         "state must be a dict from parameter index to a dict, got list"),
+        ({"state": {}, "param_groups": [{"params": ["x", 1]}]},
+         r"group 0: parameter indices must be integers >= 0, got 'x'"),
+        ({"state": {0: {"momentum_buffer": np.zeros(2)}, "first": {}},
+          "param_groups": [{"params": [0, 1]}]}, "state: parameter indices must be integers"),
+        ({"state": {0: {"momentum_buffer": np.zeros(2)}}, "param_groups": [{"params": [0, 1],
+                                                                             "lr": "fast"}]},
+         r"SGD \(saved group 0\): lr must be a number, got 'fast'"),
+    ],
+)
+def test_load_state_dict_refuses_what_is_not_an_optimizer_state_and_changes_nothing(
+        state, message):
+    params = make_parameters([np.ones(2), np.ones(3)])
+    sgd = optim.SGD(params, lr=0.1, momentum=0.9)
+    for p in params:
+        p.grad += 1.0
+    sgd.step()
+    before = sgd.state_dict()
+    with pytest.raises(ValueError, match=message):
+        sgd.load_state_dict(state)
+    after = sgd.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    np.testing.assert_array_equal(after["state"][0]["momentum_buffer"],
+                                  before["state"][0]["momentum_buffer"])
+
+
+def test_load_state_dict_checks_the_non_array_state_entries():
+    adam, _ = trained_adam([(2,), (3,)])
+    saved = adam.state_dict()
+    saved["state"][0]["step"] = "three"
+    with pytest.raises(ValueError, match="step must be a number, got 'three'"):
+        adam.load_state_dict(saved)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop"])
+def test_optimizer_arguments_are_torchs_with_the_same_defaults_and_positions(name):
+    torch = pytest.importorskip("torch")
+    ours = inspect.signature(getattr(optim, name)).parameters
+    theirs = inspect.signature(getattr(torch.optim, name)).parameters
+    assert all(ours[k].default == theirs[k].default for k in ours)
+    positional = [k for k, p in ours.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert positional == list(theirs)[:len(positional)]

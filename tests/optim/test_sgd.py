@@ -22,6 +22,10 @@ CONFIGS = {
     "weight_decay": dict(lr=0.1, weight_decay=0.05),
     "nesterov_weight_decay": dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
     "all_but_nesterov": dict(lr=0.02, momentum=0.5, dampening=0.1, weight_decay=0.2),
+    "maximize": dict(lr=0.1, maximize=True),
+    "maximize_nesterov_weight_decay": dict(lr=0.05, momentum=0.9, nesterov=True,
+                                           weight_decay=0.01, maximize=True),
+    "maximize_momentum_dampening": dict(lr=0.05, momentum=0.8, dampening=0.3, maximize=True),
 }
 
 
@@ -85,8 +89,19 @@ def test_sgd_keeps_float32_in_place_and_close_to_torch(config):
         (dict(lr=0.1, nesterov=True), "nesterov=True needs momentum > 0 and dampening == 0"),
         (dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening == 0"),
         (dict(lr="0.1"), "lr must be a number"),
+        (dict(lr=0.1, maximize=1), "maximize must be True or False, got 1"),
+        (dict(lr=0.1, momentum=0.9, nesterov="yes"), "nesterov must be True or False"),
     ],
 )
 def test_sgd_rejects_nonsense_hyperparameters(kwargs, message):
     with pytest.raises(ValueError, match=message):
         optim.SGD(make_parameters([np.ones(2)]), **kwargs)
+
+
+def test_sgd_maximize_ascends_along_the_gradient():
+    param = make_parameters([np.array([1.0, -1.0])])[0]
+    sgd = optim.SGD([param], lr=0.5, maximize=True)
+    param.grad[:] = [2.0, 4.0]
+    sgd.step()
+    np.testing.assert_array_equal(param.data, [2.0, 1.0])
+    np.testing.assert_array_equal(param.grad, [2.0, 4.0])  # the gradient is left as it was

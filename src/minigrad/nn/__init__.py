@@ -1,6 +1,6 @@
 """Layers, containers and losses with torch.nn's names, shapes and initialisation."""
 
-from minigrad.nn import init
+from minigrad.nn import init, utils
 from minigrad.nn.activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.nn.classification_loss import BCEWithLogitsLoss, NLLLoss
 from minigrad.nn.conv import Conv2d
@@ -19,11 +19,10 @@ from minigrad.nn.regression_loss import HuberLoss, L1Loss, SmoothL1Loss
 from minigrad.nn.upsampling import Upsample
 
 __all__ = [
-    "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d",
-    "CrossEntropyLoss", "Dropout", "Flatten", "GELU", "Identity", "Linear", "LogSoftmax",
-    "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Softmax",
-    "Tanh", "init",
-    "BCEWithLogitsLoss", "ConvTranspose2d", "Dropout2d", "ELU", "Embedding", "GroupNorm",
-    "HuberLoss", "L1Loss", "LayerNorm", "LeakyReLU", "NLLLoss", "SiLU", "SmoothL1Loss",
-    "Upsample",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
+    "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding",
+    "Flatten", "GELU", "GroupNorm", "HuberLoss", "Identity", "L1Loss", "LayerNorm", "LeakyReLU",
+    "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "NLLLoss", "Parameter", "ReLU",
+    "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Tanh", "Upsample", "init",
+    "utils",
 ]

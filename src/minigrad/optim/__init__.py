@@ -1,8 +1,9 @@
-"""Optimizers (SGD, Adam, AdamW) and learning-rate schedulers, with torch's update rules."""
+"""Optimizers (SGD, Adam, AdamW, RMSprop) and learning-rate schedulers, with torch's rules."""
 
 from minigrad.optim import lr_scheduler
 from minigrad.optim.adam import Adam, AdamW
 from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.rmsprop import RMSprop
 from minigrad.optim.sgd import SGD
 
-__all__ = ["Adam", "AdamW", "Optimizer", "SGD", "lr_scheduler"]
+__all__ = ["Adam", "AdamW", "Optimizer", "RMSprop", "SGD", "lr_scheduler"]

@@ -11,40 +11,30 @@ references to these arrays) and keeps its dtype.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-# Keys a group may hold besides the optimizer's hyperparameters: the parameters, the
-# ``initial_lr`` that schedulers record (as torch does) and a free-form label.
-_EXTRA_GROUP_KEYS = ("params", "initial_lr", "name")
+from minigrad.optim.checks import check_number, plain
+from minigrad.optim.state_dict import OptimizerStateDict
+
+# Keys a group may hold besides the optimizer's hyperparameters: the parameters, a
+# free-form label, and what torch's schedulers record in the groups (``initial_lr``;
+# OneCycleLR's ``max_lr`` and ``min_lr``; the momentum bounds of the cyclic schedules).
+_SCHEDULER_GROUP_KEYS = ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")
+_EXTRA_GROUP_KEYS = ("params", "param_names", "name", *_SCHEDULER_GROUP_KEYS)
 
 
-def plain(value: Any) -> Any:
-    """Returns the Python scalar held by a numpy scalar or 0-d array, else ``value`` unchanged.
+def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """``start += weight * (end - start)`` in place, rounding as torch's ``lerp_`` does.
 
-    State dicts that went through a file (``.npz``) may come back with numpy scalars;
-    the update rules want Python numbers so that float32 arrays are never promoted.
+    torch switches formula at ``|weight| = 0.5`` so that both ends are reached exactly.
     """
-    if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
-        return value.item()
-    return value
-
-
-def check_number(owner: str, name: str, value: Any, low: float = 0.0, high: float | None = None,
-                 high_inclusive: bool = True) -> None:
-    """Raises ``ValueError`` unless ``value`` is a real number in ``[low, high]``.
-
-    With ``high_inclusive=False`` the interval is ``[low, high)``.
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{owner}: {name} must be a number, got {value!r}")
-    too_high = high is not None and (value > high if high_inclusive else value >= high)
-    if not value >= low or too_high:  # `not >=` also rejects NaN
-        upper = "" if high is None else f" and {'<=' if high_inclusive else '<'} {high}"
-        raise ValueError(f"{owner}: {name} must be >= {low}{upper}, got {value!r}")
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        np.subtract(end, (end - start) * (1 - weight), out=start)
 
 
 def _is_parameter(p: Any) -> bool:
@@ -53,12 +43,15 @@ def _is_parameter(p: Any) -> bool:
     )
 
 
-class Optimizer:
+class Optimizer(OptimizerStateDict):
     """Base class: parameter groups, per-parameter state, ``zero_grad`` and state dicts.
 
     Args:
         params: an iterable of ``Parameter`` (objects with ``.data`` and ``.grad`` arrays),
-            or an iterable of dicts ``{"params": [...], "lr": ..., ...}``, one per group.
+            or of ``(name, Parameter)`` pairs such as ``model.named_parameters()``, or an
+            iterable of dicts ``{"params": [...], "lr": ..., ...}``, one per group. Named
+            groups keep the names under ``"param_names"``, as torch 2.x does; either every
+            group is named or none is.
         defaults: every hyperparameter of the update rule with its default value.
 
     Attributes:
@@ -67,11 +60,6 @@ class Optimizer:
         state: dict from Parameter to its state dict (moments, step count), filled lazily
             by ``step()``.
     """
-
-    # Names of the state entries that are arrays shaped like the parameter (validated on load).
-    _state_array_keys: tuple[str, ...] = ()
-    # Every key a non-empty state entry must have.
-    _state_keys: tuple[str, ...] = ()
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]):
         self.defaults = dict(defaults)
@@ -83,6 +71,9 @@ class Optimizer:
                 f"{name} expects an iterable of Parameters or a list of group dicts, "
                 f"got a single {type(params).__name__}; wrap it in a list"
             )
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{name} expects an ordered iterable of Parameters (a list), got a "
+                            "set, whose order changes between runs")
         try:
             params = list(params)
         except TypeError:
@@ -98,27 +89,55 @@ class Optimizer:
 
     # -- parameter groups ---------------------------------------------------------
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """Adds a group; hyperparameters it does not name are taken from the defaults."""
+        """Adds a group; hyperparameters it does not name are taken from the defaults.
+
+        ``param_group["params"]`` may hold Parameters or ``(name, Parameter)`` pairs; the
+        names then go to ``param_group["param_names"]``.
+        """
         name = type(self).__name__
+        where = f"group {len(self.param_groups)}"
         if not isinstance(param_group, dict) or "params" not in param_group:
             raise TypeError(f"{name}: a parameter group must be a dict with a 'params' entry, "
                             f"got {param_group!r}")
-        params = param_group["params"]
-        params = [params] if _is_parameter(params) else list(params)
-        for index, p in enumerate(params):
-            if not _is_parameter(p):
-                raise TypeError(
-                    f"{name}: parameter {index} of group {len(self.param_groups)} must be a "
-                    f"Parameter (with .data and .grad arrays), got {type(p).__name__}"
-                )
+        params, names = self._split_names(param_group["params"], where)
         if len({id(p) for p in params}) != len(params):
-            raise ValueError(f"{name}: group {len(self.param_groups)} lists a parameter twice")
+            raise ValueError(f"{name}: {where} lists a parameter twice")
         seen = {id(p) for group in self.param_groups for p in group["params"]}
         if any(id(p) in seen for p in params):
             raise ValueError(f"{name}: some parameters appear in more than one parameter group")
-        group = self._normalized({**self.defaults, **param_group, "params": params})
-        self._check_group(group, f"group {len(self.param_groups)}")
+        group = {**self.defaults, **param_group, "params": params}
+        if names is not None:
+            group["param_names"] = names
+        group = self._normalized(group)
+        self._check_group(group, where)
+        named = "param_names" in group
+        if self.param_groups and named != ("param_names" in self.param_groups[0]):
+            kind, other = ("named", "unnamed") if named else ("unnamed", "named")
+            raise ValueError(f"{name}: {where} has {kind} parameters, the groups before it "
+                             f"{other} ones; name the parameters of every group or of none")
         self.param_groups.append(group)
+
+    def _split_names(self, params: Any, where: str) -> tuple[list, list[str] | None]:
+        """The Parameters of a group, and their names if given as ``(name, Parameter)``."""
+        owner = type(self).__name__
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(f"{owner}: the parameters of {where} must be ordered (a list), "
+                            "got a set")
+        items = [params] if _is_parameter(params) else list(params)
+        named = [isinstance(item, tuple) for item in items]
+        for index, item in enumerate(items):
+            pair = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+            if not (_is_parameter(item) or (pair and _is_parameter(item[1]))):
+                got = repr(item) if isinstance(item, tuple) else type(item).__name__
+                raise TypeError(f"{owner}: parameter {index} of {where} must be a Parameter "
+                                f"(with .data and .grad arrays) or a (name, Parameter) pair, "
+                                f"got {got}")
+        if any(named) and not all(named):
+            raise ValueError(f"{owner}: {where} mixes named and unnamed parameters; "
+                             "name all of them or none")
+        if items and all(named):
+            return [item[1] for item in items], [item[0] for item in items]
+        return items, None
 
     def _normalized(self, group: dict[str, Any]) -> dict[str, Any]:
         """``group`` with Python scalars, and tuples where the default is a tuple (``betas``)."""
@@ -138,7 +157,18 @@ class Optimizer:
                 f"{type(self).__name__}: {where} has unknown keys {unknown}; "
                 f"allowed: {sorted(self.defaults)} and {list(_EXTRA_GROUP_KEYS)}"
             )
-        self._check_hyperparameters(group, f"{type(self).__name__} ({where})")
+        owner = f"{type(self).__name__} ({where})"
+        names = group.get("param_names")
+        if "param_names" in group and (
+            not isinstance(names, (list, tuple)) or len(names) != len(group["params"])
+            or not all(isinstance(n, str) for n in names)
+        ):
+            raise ValueError(f"{owner}: param_names must be a list of {len(group['params'])} "
+                             f"names (str), one per parameter, got {names!r}")
+        for key in _SCHEDULER_GROUP_KEYS:
+            if key in group:
+                check_number(owner, key, group[key])
+        self._check_hyperparameters(group, owner)
 
     def _check_hyperparameters(self, group: dict[str, Any], owner: str) -> None:
         """Subclasses check their hyperparameters here (``lr`` and ``weight_decay`` >= 0)."""
@@ -170,99 +200,6 @@ class Optimizer:
     # -- state --------------------------------------------------------------------
     def _all_params(self) -> list:
         return [p for group in self.param_groups for p in group["params"]]
-
-    def state_dict(self) -> dict[str, Any]:
-        """The optimizer's state as plain data (dicts, lists, tuples, numbers, str, arrays).
-
-        Returns:
-            ``{"state": {index: {"step": int, "exp_avg": ndarray, ...}},
-            "param_groups": [{...hyperparameters..., "params": [index, ...]}]}``, where
-            ``index`` numbers the parameters across groups in order, as torch does.
-            Arrays are copies: later steps do not change a saved state dict.
-        """
-        index = {id(p): i for i, p in enumerate(self._all_params())}
-        groups = [
-            {**{k: v for k, v in group.items() if k != "params"},
-             "params": [index[id(p)] for p in group["params"]]}
-            for group in self.param_groups
-        ]
-        state = {
-            index[id(p)]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-            for p, s in self.state.items()
-        }
-        return {"state": dict(sorted(state.items())), "param_groups": groups}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restores hyperparameters and state saved by ``state_dict``, copying the arrays.
-
-        Parameters are matched by position, group by group. Raises ``ValueError`` naming
-        the mismatch (number of groups, of parameters, unknown state entries, shapes);
-        on error nothing is changed.
-        """
-        name = type(self).__name__
-        missing = [k for k in ("state", "param_groups") if k not in state_dict]
-        if missing:
-            raise ValueError(f"{name}.load_state_dict: state dict lacks {missing}")
-        saved_groups = list(state_dict["param_groups"])
-        if len(saved_groups) != len(self.param_groups):
-            raise ValueError(
-                f"{name}.load_state_dict: the state dict has {len(saved_groups)} parameter "
-                f"groups, this optimizer has {len(self.param_groups)}"
-            )
-        by_index, new_groups = {}, []
-        for g, (saved, group) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
-            saved_params = [int(plain(i)) for i in saved["params"]]
-            if len(saved_params) != len(group["params"]):
-                raise ValueError(
-                    f"{name}.load_state_dict: group {g} has {len(saved_params)} parameters in "
-                    f"the state dict, {len(group['params'])} in this optimizer"
-                )
-            by_index.update(zip(saved_params, group["params"], strict=True))
-            new_groups.append(self._restore_group(saved, group, g))
-        if len(by_index) != sum(len(group["params"]) for group in self.param_groups):
-            raise ValueError(f"{name}.load_state_dict: the saved groups list a parameter twice")
-        new_state = {}
-        for key, saved in state_dict["state"].items():
-            index = int(plain(key))
-            if index not in by_index:
-                raise ValueError(
-                    f"{name}.load_state_dict: state for parameter {index}, which no group lists"
-                )
-            p = by_index[index]
-            new_state[p] = self._restore_state(saved, p, index)
-        for group, new_group in zip(self.param_groups, new_groups, strict=True):
-            group.clear()
-            group.update(new_group)
-        self.state = new_state
-
-    def _restore_group(self, saved: dict[str, Any], group: dict[str, Any], g: int) -> dict:
-        """A new group dict: this group's params with the saved hyperparameters."""
-        restored = {**group, **{k: v for k, v in saved.items() if k != "params"}}
-        restored = self._normalized(restored)
-        self._check_group(restored, f"saved group {g}")
-        return restored
-
-    def _restore_state(self, saved: dict[str, Any], p, index: int) -> dict[str, Any]:
-        """Validates one parameter's saved state and returns a copy in the parameter's dtype."""
-        name = type(self).__name__
-        keys = set(saved)
-        if keys and keys != set(self._state_keys):
-            raise ValueError(
-                f"{name}.load_state_dict: state of parameter {index} has keys {sorted(keys)}, "
-                f"expected {sorted(self._state_keys)}"
-            )
-        restored = {}
-        for key, value in saved.items():
-            if key not in self._state_array_keys:
-                restored[key] = plain(value)
-                continue
-            if np.shape(value) != p.data.shape:
-                raise ValueError(
-                    f"{name}.load_state_dict: state {key!r} of parameter {index} has shape "
-                    f"{np.shape(value)}, the parameter has shape {p.data.shape}"
-                )
-            restored[key] = np.array(value, dtype=p.data.dtype, copy=True)
-        return restored
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

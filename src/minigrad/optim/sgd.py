@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from minigrad.optim.optimizer import Optimizer, check_number
+from minigrad.optim.checks import check_bool, check_number
+from minigrad.optim.optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -13,6 +14,7 @@ class SGD(Optimizer):
 
     For each parameter ``p`` with gradient ``g``::
 
+        g = -g if maximize else g
         g = g + weight_decay * p                       # L2 penalty, if weight_decay != 0
         if momentum != 0:
             buf = g                                    # first step: the buffer IS the gradient
@@ -30,6 +32,7 @@ class SGD(Optimizer):
         dampening: dampening of the gradient added to the buffer after the first step.
         weight_decay: L2 penalty coefficient, added to the gradient.
         nesterov: use Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+        maximize: ascend the objective instead of descending it (keyword only, as in torch).
 
     State per parameter (only when momentum != 0): ``momentum_buffer``, shaped like ``p``.
     """
@@ -45,15 +48,19 @@ class SGD(Optimizer):
         dampening: float = 0.0,
         weight_decay: float = 0.0,
         nesterov: bool = False,
+        *,
+        maximize: bool = False,
     ):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov)
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
 
     def _check_hyperparameters(self, group: dict[str, Any], owner: str) -> None:
         super()._check_hyperparameters(group, owner)
         check_number(owner, "momentum", group["momentum"])
         check_number(owner, "dampening", group["dampening"])
+        check_bool(owner, "nesterov", group["nesterov"])
+        check_bool(owner, "maximize", group["maximize"])
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"{owner}: nesterov=True needs momentum > 0 and dampening == 0, got "
@@ -69,7 +76,7 @@ class SGD(Optimizer):
             dampening = float(group["dampening"])
             weight_decay = float(group["weight_decay"])
             for p in group["params"]:
-                grad = p.grad
+                grad = -p.grad if group["maximize"] else p.grad
                 if weight_decay != 0:
                     grad = grad + weight_decay * p.data
                 if momentum != 0:
