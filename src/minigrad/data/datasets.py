@@ -176,7 +176,7 @@ def load_cifar10(
         if verify:
             for name in names:
                 files.verify_md5(batches_dir / name, CIFAR10_MD5[name])
-        raw = {name: (batches_dir / name).read_bytes() for name in names}
+        raw = {name: cifar.read_batch_file(batches_dir / name) for name in names}
         sources = {name: str(batches_dir / name) for name in names}
     else:
         archive = folder / cifar.ARCHIVE_NAME
