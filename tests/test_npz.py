@@ -4,6 +4,7 @@ before anything large is allocated."""
 from __future__ import annotations
 
 import io
+import struct
 import time
 import tracemalloc
 import zipfile
@@ -78,7 +79,7 @@ def test_np_savez_archives_read_exactly_as_np_load_reads_them(tmp_path, compress
         (npy_bytes(np.ones(3)), "a single .npy array"),
         (b"\x80\x04N.", "a pickle, not an .npz archive"),
         (b"hello", "not an .npz archive"),
-        (b"PK\x03\x04" + bytes(40), "a corrupt or truncated zip archive"),
+        (b"PK\x03\x04" + bytes(40), "a truncated zip archive"),
     ],
 )
 def test_files_that_are_not_npz_archives_are_refused(tmp_path, payload, message):
@@ -96,6 +97,22 @@ def test_duplicate_entry_names_are_refused(tmp_path):
     path = write(tmp_path, zip_bytes([entry, Entry("w.npy", npy_bytes(np.zeros(2)))]))
     with pytest.raises(NpzError, match="entry 'w' appears twice"):
         NpzReader(path)
+
+
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        ((1, 1), "listing 1 entries in its end record, but not all"),
+        ((2, 1), "does not describe the file"),
+        ((0xFFFF, 0xFFFF), "65535 or more entries"),
+    ],
+)
+def test_an_end_record_that_disagrees_with_the_directory_is_refused(tmp_path, counts, message):
+    # zipfile ignores these counts: a flipped byte there would silently drop entries
+    payload = bytearray(zip_bytes([Entry("a.npy", npy_bytes(np.ones(2))), Entry("b.npy", b"")]))
+    payload[-14:-10] = struct.pack("<2H", *counts)
+    with pytest.raises(NpzError, match=message):
+        NpzReader(write(tmp_path, bytes(payload)))
 
 
 def test_entries_that_share_bytes_are_refused(tmp_path):

@@ -107,11 +107,15 @@ def _open_zip(file) -> zipfile.ZipFile:
         )
     if not head.startswith(ZIP_MAGICS):
         raise NpzError(f"not an .npz archive (it starts with {head[:4]!r}, not 'PK')")
+    total = _end_record(file)
     try:
-        return zipfile.ZipFile(file)
+        archive = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as err:
         # NotImplementedError: a directory entry claims a zip version zipfile cannot read
         raise NpzError(f"a corrupt or truncated zip archive ({err})") from None
+    if len(archive.infolist()) != total:
+        raise NpzError(f"a zip archive listing {total} entries in its end record, but not all")
+    return archive
 
 
 def _checked_directory(archive: zipfile.ZipFile, file) -> dict[str, zipfile.ZipInfo]:
@@ -131,34 +135,37 @@ def _checked_directory(archive: zipfile.ZipFile, file) -> dict[str, zipfile.ZipI
                 "more than its compression can produce"
             )
         infos[name] = info
-    _check_end_record(len(archive.infolist()), file)
     _check_no_overlap(infos, file)
     return infos
 
 
-def _check_end_record(count: int, file) -> None:
-    """The file ends with the directory's end record, which agrees with what was parsed.
+def _end_record(file) -> int:
+    """Checks the directory's end record (the file's last 22 bytes); returns its entry count.
 
-    zipfile trusts the directory's byte size and ignores the entry counts, so a flipped
-    byte there would silently drop entries; np.savez writes no comment and nothing after.
+    Read before zipfile parses the directory, to bound it (zipfile keeps ~500 bytes per
+    entry); compared after, because zipfile trusts the directory's byte size and ignores
+    the counts, so a flipped byte there would silently drop entries. np.savez writes no
+    comment, nothing after the record, and zip64 records only past 4 GiB.
     """
     size = os.fstat(file.fileno()).st_size
     file.seek(max(size - END_RECORD.size, 0))
     record = file.read(END_RECORD.size)
+    file.seek(0)
     if len(record) != END_RECORD.size or not record.startswith(ZIP_MAGICS[1]):
-        raise NpzError("the zip directory's end record is not the file's last 22 bytes")
+        raise NpzError("a truncated zip archive (its last 22 bytes are not the directory's end)")
     _, disk, directory_disk, on_disk, total, directory_size, offset, comment = (
         END_RECORD.unpack(record)
     )
-    if 0xFFFF in (on_disk, total) or 0xFFFFFFFF in (directory_size, offset):
-        return  # zip64: zipfile has read and checked the zip64 record instead
-    end = size - END_RECORD.size
-    consistent = on_disk == total == count and offset + directory_size == end
-    if not consistent or (disk, directory_disk, comment) != (0, 0, 0):
+    if total >= 0xFFFF:
+        raise NpzError(f"a zip archive of {total} or more entries (at most {0xFFFF - 1} are read)")
+    zip64 = 0xFFFFFFFF in (directory_size, offset)
+    ends_at_record = zip64 or offset + directory_size == size - END_RECORD.size
+    if (disk, directory_disk, comment) != (0, 0, 0) or on_disk != total or not ends_at_record:
         raise NpzError(
-            f"the zip directory's end record (entries {total}, directory {offset} + "
-            f"{directory_size}) disagrees with the {count} entries found before byte {end}"
+            f"a zip archive whose directory's end record (entries {total}, directory at "
+            f"{offset}, {directory_size} bytes) does not describe the file"
         )
+    return total
 
 
 def _producible(info: zipfile.ZipInfo) -> bool:
