@@ -539,3 +539,19 @@ def test_fuzz_flipped_or_truncated_checkpoints_load_exactly_or_are_refused(posit
     else:
         assert_state_equal(result["model"], SMALL["state"]["model"])
         assert_state_equal(result["optimizer"], SMALL["state"]["optimizer"])
+
+
+def test_a_full_disk_while_saving_names_the_checkpoint_and_keeps_the_old_one(tmp_path, monkeypatch):
+    path = tmp_path / "c.npz"
+    save(path, model=Net())
+    original = path.read_bytes()
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match=r"No space left on device.*c\.npz") as error:
+        save(path, model=Net(seed=3))
+    assert error.value.filename == str(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == original and os.listdir(tmp_path) == ["c.npz"]
