@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import minigrad
 from minigrad import checkpoint, nn
-from minigrad.checkpoint import CheckpointError, load, save
+from minigrad.checkpoint import CheckpointError, load, read, restore, save
 from minigrad.optim import SGD, Adam
 from minigrad.optim.lr_scheduler import ReduceLROnPlateau, StepLR
 from minigrad.train import EarlyStopping, Trainer
@@ -555,3 +555,21 @@ def test_a_full_disk_while_saving_names_the_checkpoint_and_keeps_the_old_one(tmp
     assert error.value.filename == str(path)
     monkeypatch.undo()
     assert path.read_bytes() == original and os.listdir(tmp_path) == ["c.npz"]
+
+
+def test_read_checks_a_file_without_loading_it_and_restore_loads_it_all_or_nothing(saved):
+    path, target, target_optimizer, before = saved
+    checkpoint = read(path)
+    assert {"minigrad_version", "model", "optimizer", "scheduler", "note", "steps"} == set(
+        checkpoint
+    )
+    assert_unchanged(target, target_optimizer, before)
+    wrong = Adam([*target.parameters()][:2], lr=0.3)
+    with pytest.raises(ValueError, match="parameters"):
+        restore(checkpoint, model=target, optimizer=wrong, source=str(path))
+    assert_unchanged(target, target_optimizer, before)
+    restore(checkpoint, model=target, optimizer=target_optimizer)
+    assert_state_equal(target.state_dict(), checkpoint["model"])
+    trainer = Trainer(target, SoftmaxCrossEntropy(), target_optimizer)
+    with pytest.raises(KeyError, match=r"no state for \['optimizer', 'trainer'\]; it holds \['m"):
+        restore({"model": checkpoint["model"]}, trainer=trainer)

@@ -159,7 +159,7 @@ def load(
     scheduler=None,
     trainer=None,
 ) -> dict:
-    """Reads a checkpoint and loads its state into the objects given.
+    """Reads a checkpoint and loads its state into the objects given: ``read`` + ``restore``.
 
     With ``trainer`` given, the trainer's model, optimizer and scheduler are loaded too
     unless passed explicitly. Either every object is loaded or none is changed: the whole
@@ -179,6 +179,19 @@ def load(
         ValueError: the optimizer's, scheduler's or trainer's state does not fit the object.
         OSError: the file cannot be read (``FileNotFoundError`` if it does not exist).
     """
+    checkpoint = read(path)
+    restore(checkpoint, model, optimizer, scheduler, trainer, source=os.fspath(path))
+    return checkpoint
+
+
+def read(path: str | os.PathLike) -> dict:
+    """Reads and validates a checkpoint, loading it into nothing (``load``'s result).
+
+    Lets a caller check a file before changing any state of its own, then ``restore`` it.
+
+    Raises:
+        CheckpointError, OSError: as ``load``.
+    """
     where = os.fspath(path)
     tree, arrays = _read(where)
     state = _decode(tree["components"], arrays, where)
@@ -186,18 +199,31 @@ def load(
     clash = sorted(RESERVED & set(extra))
     if clash:
         raise CheckpointError(f"{where!r}: checkpoint is corrupt: extra entries named {clash}")
-    targets = _resolve(model, optimizer, scheduler, trainer)
-    missing = [name for name in targets if name not in state]
-    if missing:
-        raise KeyError(
-            f"checkpoint {where!r} has no state for {missing}; "
-            f"it holds {sorted(state)}. Nothing was changed."
-        )
-    _load_all_or_nothing(targets, state, where)
     return {"minigrad_version": tree["minigrad_version"], **state, **extra}
 
 
-def _load_all_or_nothing(targets: dict, state: dict, where: str) -> None:
+def restore(
+    checkpoint: Mapping,
+    model=None,
+    optimizer=None,
+    scheduler=None,
+    trainer=None,
+    source: str | None = None,
+) -> None:
+    """Loads a ``read`` result into the objects given, all or nothing, as ``load`` does.
+
+    ``source`` (the file's path) names the checkpoint in error messages.
+    """
+    label = f"checkpoint {source!r}" if source else "the checkpoint"
+    targets = _resolve(model, optimizer, scheduler, trainer)
+    missing = [name for name in targets if name not in checkpoint]
+    if missing:
+        held = [name for name in COMPONENTS if name in checkpoint]
+        raise KeyError(f"{label} has no state for {missing}; it holds {held}. Nothing was changed.")
+    _load_all_or_nothing(targets, checkpoint, label)
+
+
+def _load_all_or_nothing(targets: dict, state: Mapping, label: str) -> None:
     """Loads each target; if any load fails, restores every target touched so far."""
     touched = []
     try:
@@ -210,7 +236,7 @@ def _load_all_or_nothing(targets: dict, state: dict, where: str) -> None:
                 raise
             except Exception as error:  # a forged state may break a loader in any way
                 raise CheckpointError(
-                    f"{where!r}: the {name} state does not fit {type(obj).__name__} "
+                    f"{label}: the {name} state does not fit {type(obj).__name__} "
                     f"({type(error).__name__}: {error}); nothing was changed"
                 ) from error
     except Exception:
@@ -372,4 +398,4 @@ def _corrupt(where: str, problem: str) -> CheckpointError:
     return CheckpointError(f"{where!r}: checkpoint is corrupt: {problem}")
 
 
-__all__ = ["CheckpointError", "load", "save"]
+__all__ = ["CheckpointError", "load", "read", "restore", "save"]
