@@ -20,6 +20,7 @@ from minigrad.data import load_cifar10, write_cifar10_python
 from minigrad.data.cifar import (
     ARCHIVE_NAME,
     BATCH_FOLDER,
+    MAX_ARCHIVE_BYTES,
     MAX_BATCH_BYTES,
     TEST_BATCH,
     TRAIN_BATCHES,
@@ -258,6 +259,15 @@ def test_an_extracted_batch_larger_than_any_batch_is_refused_before_it_is_read(t
     assert isinstance(result, ValueError)
     assert f"data_batch_1: {MAX_BATCH_BYTES + 1} bytes, more than any CIFAR-10 batch" in str(result)
     assert peak < 1 << 20
+
+
+def test_an_archive_larger_than_the_cifar_archive_is_refused_before_it_is_hashed(tmp_path):
+    (tmp_path / "cifar10").mkdir()
+    with open(tmp_path / "cifar10" / ARCHIVE_NAME, "wb") as file:
+        file.truncate(MAX_ARCHIVE_BYTES + 1)  # sparse
+    for verify in (True, False):
+        with pytest.raises(ValueError, match=f"{ARCHIVE_NAME}: {MAX_ARCHIVE_BYTES + 1} bytes"):
+            load_cifar10(tmp_path, download=False, verify=verify)
 
 
 def test_a_member_declaring_more_than_a_batch_is_refused_before_it_is_inflated(tmp_path):

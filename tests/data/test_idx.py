@@ -113,6 +113,13 @@ def test_a_forged_huge_header_fails_without_a_huge_allocation(tmp_path, compress
     assert peak < 8 << 20
 
 
+def test_a_header_declaring_more_than_max_bytes_is_refused_before_reading(tmp_path):
+    path = write_idx(tmp_path / "big.idx", np.zeros((4, 5), np.int16))
+    assert read_idx(path, max_bytes=40).shape == (4, 5)
+    with pytest.raises(ValueError, match=r"big\.idx: .*\(40 bytes of values\), more than the 39"):
+        read_idx(path, max_bytes=39)
+
+
 def test_a_gzip_bomb_behind_a_small_header_stops_after_the_declared_size(tmp_path):
     # declares 16 uint8 values, then inflates to 1 GiB of zeros from a 1 MB file
     compressor = zlib.compressobj(9, zlib.DEFLATED, -15)

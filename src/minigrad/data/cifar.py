@@ -44,6 +44,7 @@ CLASSES = (
 PIXELS = 3 * 32 * 32
 MAX_BATCH_BYTES = 1 << 27  # an official batch is 31 MB; refuse to inflate a forged 100 GB one
 MAX_ARCHIVE_MEMBERS = 64  # the official archive holds 9
+MAX_ARCHIVE_BYTES = 7 * MAX_BATCH_BYTES  # six batches and the rest; the official is 170 MB
 MIN_OPCODES = 4096  # opcodes any batch may use, whatever its size (batches.meta needs ~30)
 
 
@@ -141,15 +142,18 @@ def read_archive_members(archive: Path, names: tuple[str, ...]) -> dict[str, byt
 
     The whole archive is scanned once, in order, with bounds checked on each header before
     its data is read or skipped: at most ``MAX_ARCHIVE_MEMBERS`` entries declaring at most
-    ``MAX_BATCH_BYTES`` each and ``(len(names) + 1) * MAX_BATCH_BYTES`` in all.
+    ``MAX_BATCH_BYTES`` each and ``MAX_ARCHIVE_BYTES`` in all (the compressed file too).
 
     Raises:
         ValueError: the archive is corrupt or truncated, a member is missing, appears twice,
             is not a regular file or is implausibly large, or the archive is not a plain tar.
     """
+    size = archive.stat().st_size
+    if size > MAX_ARCHIVE_BYTES:
+        raise ValueError(f"{archive}: {size} bytes, more than the CIFAR-10 archive holds")
     wanted = {f"{BATCH_FOLDER}/{name}": name for name in names}
     members: dict[str, bytes] = {}
-    budget = (len(names) + 1) * MAX_BATCH_BYTES
+    budget = MAX_ARCHIVE_BYTES
     try:
         with tarfile.open(archive, "r:gz", tarinfo=_PlainTarInfo) as tar:
             for count, member in enumerate(tar, start=1):

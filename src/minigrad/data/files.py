@@ -82,12 +82,22 @@ def remember_verified(path: Path, md5: str) -> None:
         pass  # a read-only home only costs a re-hash next time
 
 
-def verify_md5(path: Path, expected: str) -> None:
+def verify_md5(path: Path, expected: str, max_bytes: int | None = None) -> None:
     """Checks a file against its published MD5, hashing only if not verified before.
 
+    A file larger than ``max_bytes`` (more than the published file holds) is refused
+    before it is hashed, so a forged huge file costs no time.
+
     Raises:
-        ValueError: the checksum differs (corrupt, truncated or not the official file).
+        ValueError: the checksum differs (corrupt, truncated or not the official file), or
+            the file is larger than ``max_bytes``.
     """
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise ValueError(
+            f"{path}: {size} bytes, more than the published file holds ({max_bytes} at most); "
+            "it is not the official file"
+        )
     key = _cache_key(path)
     if _VERIFIED.get(key) == expected or _read_disk_cache().get(key) == expected:
         _VERIFIED[key] = expected
