@@ -1,4 +1,4 @@
-"""CIFAR-10 from official-layout files written from the real subset; the restricted unpickler."""
+"""CIFAR-10 from official-layout files written from the real subset; forged and corrupt files."""
 
 from __future__ import annotations
 

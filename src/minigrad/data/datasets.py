@@ -152,7 +152,8 @@ def load_cifar10(
 
     The extracted folder is used when it holds all six batches, else the
     archive is read in place (nothing is extracted to disk). Batches are read
-    with a restricted unpickler that cannot run code, whatever ``verify`` says.
+    with ``safe_pickle.restricted_loads``, which cannot run code and is bounded by the
+    file's size, whatever ``verify`` says.
 
     Args:
         root: data root holding ``cifar10/``; default ``$MINIGRAD_DATA``, else
