@@ -7,26 +7,32 @@ text in the uint8 entry ``"__meta__"``, where each array appears as a reference
 ``{"__ndarray__": name}``. JSON keeps Python ints exact (the Generator state holds
 128-bit integers) and floats exact (``repr`` round-trips).
 
-Files are read with ``np.load(..., allow_pickle=False)``: loading a checkpoint can never
-run code, and a file crafted to hold a pickled object is refused with ``CheckpointError``.
+Files are read with ``minigrad.npz.NpzReader``, never with pickle: loading a checkpoint
+can never run code, and a file crafted to hold a pickled object is refused with
+``CheckpointError``. Reading is bounded and all or nothing: the zip directory and the
+JSON metadata are checked first, only entries the metadata references are inflated, each
+to exactly the size it declares, and nothing is loaded into any object until every array
+has been read.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Mapping
 
 import numpy as np
 
 from minigrad.fileio import atomic_write
+from minigrad.npz import NpzError, NpzReader
 
 FORMAT = "minigrad.checkpoint"
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
 COMPONENTS = ("model", "optimizer", "scheduler", "trainer")
-__all__ = ["CheckpointError", "atomic_write", "load", "save"]
+MAX_META_BYTES = 1 << 26  # JSON metadata; a 1,000-epoch History with its callbacks is ~1 MB
+MAX_DEPTH = 64  # nesting of the metadata tree; real states nest about 8 deep
+RESERVED = frozenset({"minigrad_version", *COMPONENTS})  # names extra entries may not take
 
 
 class CheckpointError(ValueError):
@@ -74,21 +80,26 @@ def _encode_array(value, path: str, arrays: dict[str, np.ndarray]) -> dict:
     return {"__ndarray__": name}
 
 
-def _decode(tree, arrays: Mapping[str, np.ndarray]):
+def _decode(tree, arrays: Mapping[str, np.ndarray], where: str):
+    """The nested state of a tree ``_check_tree`` accepted (only a repeated key can fail)."""
     if isinstance(tree, list):
-        return [_decode(v, arrays) for v in tree]
+        return [_decode(v, arrays, where) for v in tree]
     if not isinstance(tree, dict):
         return tree
     if "__ndarray__" in tree:
-        name = tree["__ndarray__"]
-        if name not in arrays:
-            raise CheckpointError(f"checkpoint is corrupt: array entry {name!r} is missing")
-        return arrays[name][()] if tree.get("scalar") else arrays[name]
+        array = arrays[tree["__ndarray__"]]
+        return array[()] if tree.get("scalar") else array
     if "__tuple__" in tree:
-        return tuple(_decode(v, arrays) for v in tree["__tuple__"])
+        return tuple(_decode(v, arrays, where) for v in tree["__tuple__"])
     if "__items__" in tree:
-        return {_decode(k, arrays): _decode(v, arrays) for k, v in tree["__items__"]}
-    return {k: _decode(v, arrays) for k, v in tree.items()}
+        decoded = {}
+        for key, value in tree["__items__"]:
+            key = _decode(key, arrays, where)
+            if key in decoded:
+                raise _corrupt(where, f"the mapping key {key!r} appears twice")
+            decoded[key] = _decode(value, arrays, where)
+        return decoded
+    return {k: _decode(v, arrays, where) for k, v in tree.items()}
 
 
 # -- save ----------------------------------------------------------------------------
@@ -109,8 +120,7 @@ def save(
     come back as top-level keys of ``load``'s result. The file is written exactly at
     ``path`` (no suffix is added).
     """
-    reserved = {"minigrad_version", *COMPONENTS}
-    clash = sorted(reserved & set(extra))
+    clash = sorted(RESERVED & set(extra))
     if clash:
         raise ValueError(f"extra checkpoint entries may not be named {clash}")
     components = _resolve(model, optimizer, scheduler, trainer)
@@ -149,93 +159,243 @@ def load(
     scheduler=None,
     trainer=None,
 ) -> dict:
-    """Reads a checkpoint and loads its state into the objects given.
+    """Reads a checkpoint and loads its state into the objects given: ``read`` + ``restore``.
 
     With ``trainer`` given, the trainer's model, optimizer and scheduler are loaded too
-    unless passed explicitly. Either every object is loaded or none is changed: a missing
-    component, or a model of another architecture (the error lists missing, unexpected and
-    mis-shaped entries), raises before or rolls back every change.
+    unless passed explicitly. Either every object is loaded or none is changed: the whole
+    file is read and checked (structure, metadata, every array) before anything is
+    loaded; a missing component or a model of another architecture (the error lists
+    missing, unexpected and mis-shaped entries) raises before any change; and if a later
+    object refuses its state, every object loaded before it is restored.
 
     Returns:
         dict with ``"minigrad_version"``, each saved component's state (``"model"``,
         ``"optimizer"``, ``"scheduler"``, ``"trainer"``) and the ``extra`` entries saved.
 
     Raises:
-        CheckpointError: not a minigrad checkpoint, or it holds pickled objects.
-        KeyError: a requested component is absent, or the state does not fit the object.
+        CheckpointError: not a minigrad checkpoint, a malformed or forged one (the message
+            names the file and the problem), or one holding pickled objects.
+        KeyError: a requested component is absent, or the model's entries do not fit.
+        ValueError: the optimizer's, scheduler's or trainer's state does not fit the object.
+        OSError: the file cannot be read (``FileNotFoundError`` if it does not exist).
     """
-    tree, arrays = _read(path)
-    state = _decode(tree["components"], arrays)
+    checkpoint = read(path)
+    restore(checkpoint, model, optimizer, scheduler, trainer, source=os.fspath(path))
+    return checkpoint
+
+
+def read(path: str | os.PathLike) -> dict:
+    """Reads and validates a checkpoint, loading it into nothing (``load``'s result).
+
+    Lets a caller check a file before changing any state of its own, then ``restore`` it.
+
+    Raises:
+        CheckpointError, OSError: as ``load``.
+    """
+    where = os.fspath(path)
+    tree, arrays = _read(where)
+    state = _decode(tree["components"], arrays, where)
+    extra = _decode(tree["extra"], arrays, where)
+    clash = sorted(RESERVED & set(extra))
+    if clash:
+        raise CheckpointError(f"{where!r}: checkpoint is corrupt: extra entries named {clash}")
+    return {"minigrad_version": tree["minigrad_version"], **state, **extra}
+
+
+def restore(
+    checkpoint: Mapping,
+    model=None,
+    optimizer=None,
+    scheduler=None,
+    trainer=None,
+    source: str | None = None,
+) -> None:
+    """Loads a ``read`` result into the objects given, all or nothing, as ``load`` does.
+
+    ``source`` (the file's path) names the checkpoint in error messages.
+    """
+    label = f"checkpoint {source!r}" if source else "the checkpoint"
     targets = _resolve(model, optimizer, scheduler, trainer)
-    missing = [name for name in targets if name not in state]
+    missing = [name for name in targets if name not in checkpoint]
     if missing:
-        raise KeyError(
-            f"checkpoint {os.fspath(path)!r} has no state for {missing}; "
-            f"it holds {sorted(state)}. Nothing was changed."
-        )
-    _load_all_or_nothing(targets, state)
-    result = {"minigrad_version": tree["minigrad_version"], **state}
-    result.update(_decode(tree["extra"], arrays))
-    return result
+        held = [name for name in COMPONENTS if name in checkpoint]
+        raise KeyError(f"{label} has no state for {missing}; it holds {held}. Nothing was changed.")
+    _load_all_or_nothing(targets, checkpoint, label)
 
 
-def _load_all_or_nothing(targets: dict, state: dict) -> None:
+def _load_all_or_nothing(targets: dict, state: Mapping, label: str) -> None:
     """Loads each target; if any load fails, restores every target touched so far."""
     touched = []
     try:
         for name, obj in targets.items():
             # Snapshot before loading so a load that fails half-way is undone too.
             touched.append((obj, obj.state_dict()))
-            obj.load_state_dict(state[name])
+            try:
+                obj.load_state_dict(state[name])
+            except (KeyError, ValueError):
+                raise
+            except Exception as error:  # a forged state may break a loader in any way
+                raise CheckpointError(
+                    f"{label}: the {name} state does not fit {type(obj).__name__} "
+                    f"({type(error).__name__}: {error}); nothing was changed"
+                ) from error
     except Exception:
         for obj, snapshot in reversed(touched):
             obj.load_state_dict(snapshot)
         raise
 
 
-def _read(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
-    """Reads the JSON tree and every array, refusing anything that would need pickle."""
-    where = os.fspath(path)
+def _read(where: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The checked metadata tree and every array it references, all read before returning.
+
+    Order matters for bounds: the directory is checked, then ``__meta__`` alone is read
+    and validated, and only entries it references are inflated (an entry nothing
+    references is refused unread).
+    """
     try:
-        npz = np.load(where, allow_pickle=False)
-    except ValueError:  # neither zip nor .npy: numpy would have to unpickle it
-        raise CheckpointError(
-            f"{where!r} is not an .npz checkpoint: reading it would mean unpickling "
-            "(pickled data), which can run code, so it is refused"
-        ) from None
-    except (OSError, zipfile.BadZipFile, EOFError) as error:
-        raise CheckpointError(f"{where!r} is not a readable .npz checkpoint: {error}") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise CheckpointError(f"{where!r} is a single .npy array, not a minigrad checkpoint")
-    with npz:
-        arrays = {name: _read_entry(npz, name, where) for name in npz.files}
-    meta = arrays.pop(META_KEY, None)
-    if meta is None or meta.dtype != np.uint8:
-        raise CheckpointError(f"{where!r} is not a minigrad checkpoint (no {META_KEY} entry)")
-    try:
-        tree = json.loads(meta.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CheckpointError(f"{where!r}: corrupt checkpoint metadata ({error})") from None
-    if not isinstance(tree, dict) or tree.get("format") != FORMAT:
-        raise CheckpointError(f"{where!r} is not a minigrad checkpoint (format tag missing)")
-    if tree.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{where!r} has checkpoint format version {tree.get('format_version')!r}; "
-            f"this minigrad reads version {FORMAT_VERSION}"
-        )
+        with NpzReader(where) as archive:
+            if META_KEY not in archive.names:
+                raise CheckpointError(
+                    f"{where!r} is not a minigrad checkpoint (no {META_KEY} entry)"
+                )
+            tree = _parse_meta(archive.read(META_KEY, max_bytes=MAX_META_BYTES), where)
+            references = _check_tree(tree, where)
+            _check_entries(set(archive.names) - {META_KEY}, references, where)
+            arrays = {name: archive.read(name) for name in references}
+    except NpzError as error:
+        raise CheckpointError(f"{where!r}: {error}") from None
+    for name, scalar in references.items():
+        if scalar and arrays[name].ndim:
+            raise CheckpointError(f"{where!r}: entry {name!r} should hold a scalar")
     return tree, arrays
 
 
-def _read_entry(npz, name: str, where: str) -> np.ndarray:
+def _parse_meta(meta: np.ndarray, where: str) -> dict:
+    """The JSON tree of ``__meta__``, with its format, version and top-level keys checked."""
+    if meta.dtype != np.uint8 or meta.ndim != 1:
+        raise CheckpointError(f"{where!r} is not a minigrad checkpoint ({META_KEY} is not text)")
     try:
-        return npz[name]
-    except ValueError as error:  # numpy refuses object arrays when allow_pickle=False
+        tree = json.loads(meta.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        # ValueError covers JSON syntax and integers too long to convert.
         raise CheckpointError(
-            f"{where!r}: entry {name!r} holds pickled Python objects; refusing to load it "
-            f"because unpickling can run code ({error})"
+            f"{where!r}: corrupt checkpoint metadata ({type(error).__name__}: {error})"
         ) from None
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise CheckpointError(f"{where!r}: entry {name!r} is unreadable ({error})") from None
+    if not isinstance(tree, dict) or tree.get("format") != FORMAT:
+        raise CheckpointError(f"{where!r} is not a minigrad checkpoint (format tag missing)")
+    version = tree.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{where!r} has checkpoint format version {str(version)[:20]}; "
+            f"this minigrad reads version {FORMAT_VERSION}"
+        )
+    keys = {"format", "format_version", "minigrad_version", "components", "extra"}
+    if set(tree) != keys:
+        raise CheckpointError(
+            f"{where!r}: corrupt checkpoint metadata: it has keys {sorted(tree)[:8]}, "
+            f"expected {sorted(keys)}"
+        )
+    _check_top_level(tree, where)
+    return tree
 
 
-__all__ = ["CheckpointError", "atomic_write", "load", "save"]
+def _check_top_level(tree: dict, where: str) -> None:
+    if not isinstance(tree["minigrad_version"], str):
+        raise CheckpointError(f"{where!r}: corrupt checkpoint metadata: minigrad_version")
+    components, extra = tree["components"], tree["extra"]
+    if not (isinstance(components, dict) and set(components) <= set(COMPONENTS)):
+        raise CheckpointError(
+            f"{where!r}: corrupt checkpoint metadata: components must be a subset of "
+            f"{list(COMPONENTS)}"
+        )
+    if not isinstance(extra, dict):
+        raise CheckpointError(f"{where!r}: corrupt checkpoint metadata: extra is not a dict")
+
+
+def _check_tree(tree: dict, where: str) -> dict[str, bool]:
+    """Checks that every node is one ``_encode`` writes; returns array name -> is a scalar.
+
+    Iterative and depth-bounded, so ``_decode`` can recurse on the tree safely.
+    """
+    references: dict[str, bool] = {}
+    todo = [(tree["components"], 1), (tree["extra"], 1)]
+    while todo:
+        node, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise CheckpointError(f"{where!r}: checkpoint metadata nested deeper than {MAX_DEPTH}")
+        if isinstance(node, list):
+            todo.extend((child, depth + 1) for child in node)
+        elif isinstance(node, dict):
+            todo.extend((child, depth + 1) for child in _children(node, references, where))
+    return references
+
+
+def _children(node: dict, references: dict[str, bool], where: str) -> list:
+    """The child nodes of one dict node, after checking its form (recording array refs)."""
+    if "__ndarray__" in node:
+        _reference(node, references, where)
+        return []
+    if "__tuple__" in node:
+        if set(node) != {"__tuple__"} or not isinstance(node["__tuple__"], list):
+            raise _corrupt(where, "a malformed tuple")
+        return node["__tuple__"]
+    if "__items__" in node:
+        pairs = node["__items__"]
+        if set(node) != {"__items__"} or not isinstance(pairs, list):
+            raise _corrupt(where, "a malformed mapping")
+        for pair in pairs:
+            if not (isinstance(pair, list) and len(pair) == 2):
+                raise _corrupt(where, "a mapping entry that is not a [key, value] pair")
+            _check_key(pair[0], references, where, depth=0)
+        return [pair[1] for pair in pairs]
+    if any(key.startswith("__") for key in node):
+        raise _corrupt(where, "an unknown reserved key")
+    return list(node.values())
+
+
+def _check_key(key, references: dict[str, bool], where: str, depth: int) -> None:
+    """Mapping keys must decode to hashable values: scalars, numpy scalars, tuples of them."""
+    if key is None or isinstance(key, bool | int | float | str):
+        return
+    if depth < 8 and isinstance(key, dict) and set(key) == {"__tuple__"}:
+        if not isinstance(key["__tuple__"], list):
+            raise _corrupt(where, "a malformed tuple key")
+        for part in key["__tuple__"]:
+            _check_key(part, references, where, depth + 1)
+        return
+    if isinstance(key, dict) and key.get("scalar") is True and "__ndarray__" in key:
+        _reference(key, references, where)
+        return
+    raise _corrupt(where, "a mapping key that is not a number, string or tuple")
+
+
+def _reference(node: dict, references: dict[str, bool], where: str) -> None:
+    name, scalar = node["__ndarray__"], node.get("scalar", False)
+    if not (
+        set(node) <= {"__ndarray__", "scalar"}
+        and isinstance(name, str)
+        and isinstance(scalar, bool)
+    ):
+        raise _corrupt(where, "a malformed array reference")
+    if name in references or name == META_KEY:
+        raise _corrupt(where, f"array entry {name[:100]!r} referenced twice")
+    references[name] = scalar
+
+
+def _check_entries(entries: set[str], references: dict[str, bool], where: str) -> None:
+    missing = sorted(set(references) - entries)
+    if missing:
+        raise _corrupt(where, f"array entry {missing[0][:100]!r} is missing")
+    unreferenced = sorted(entries - set(references))
+    if unreferenced:
+        raise _corrupt(
+            where,
+            f"entry {unreferenced[0][:100]!r} is not referenced by {META_KEY} (refused unread)",
+        )
+
+
+def _corrupt(where: str, problem: str) -> CheckpointError:
+    return CheckpointError(f"{where!r}: checkpoint is corrupt: {problem}")
+
+
+__all__ = ["CheckpointError", "load", "read", "restore", "save"]

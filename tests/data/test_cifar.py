@@ -1,19 +1,27 @@
-"""CIFAR-10 from official-layout files written from the real subset; the restricted unpickler."""
+"""CIFAR-10 from official-layout files written from the real subset; forged and corrupt files."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import pickle
 import shutil
 import tarfile
+import tempfile
+import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from minigrad.data import load_cifar10, write_cifar10_python
 from minigrad.data.cifar import (
     ARCHIVE_NAME,
     BATCH_FOLDER,
+    MAX_ARCHIVE_BYTES,
+    MAX_BATCH_BYTES,
     TEST_BATCH,
     TRAIN_BATCHES,
     _py2_pickle,
@@ -169,3 +177,147 @@ def test_malformed_batches_are_errors_naming_the_source(batch, message):
 def test_garbage_bytes_are_not_a_batch():
     with pytest.raises(ValueError, match="junk: not a CIFAR-10 python batch"):
         parse_batch(b"\x80\x02}q\x01(U\x04data", "junk")
+
+
+# -- reliability: bounded, all-or-nothing reading of forged or corrupted files ----------------
+def _tiny_set(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(6, 3, 32, 32), dtype=np.uint8)
+    labels = rng.integers(0, 10, size=6)
+    return images[:5], labels[:5], images[5:], labels[5:]
+
+
+@pytest.fixture(scope="module")
+def tiny_archive(tmp_path_factory) -> tuple[bytes, tuple]:
+    """The bytes of a CIFAR-10 archive of 5 training and 1 test image, and those images."""
+    folder = tmp_path_factory.mktemp("tiny")
+    expected = _tiny_set()
+    write_cifar10_python(folder, *expected, archive=True)
+    return (folder / ARCHIVE_NAME).read_bytes(), expected
+
+
+def _archive_root(tmp_path, payload: bytes):
+    (tmp_path / "cifar10").mkdir(exist_ok=True)
+    (tmp_path / "cifar10" / ARCHIVE_NAME).write_bytes(payload)
+    return tmp_path
+
+
+def _tar_gz(entries) -> bytes:
+    """A tar.gz of (TarInfo, payload) entries, written as given."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.GNU_FORMAT) as tar:
+        for info, payload in entries:
+            tar.addfile(info, io.BytesIO(payload) if payload is not None else None)
+    return buffer.getvalue()
+
+
+def _member(name: str, payload: bytes = b"", kind=tarfile.REGTYPE) -> tuple:
+    info = tarfile.TarInfo(f"{BATCH_FOLDER}/{name}")
+    info.type, info.size = kind, len(payload)
+    return info, payload if kind == tarfile.REGTYPE else None
+
+
+def _peak_of(call) -> tuple[object, int]:
+    tracemalloc.start()
+    try:
+        try:
+            result = call()
+        except ValueError as err:
+            result = err
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_labels_beyond_int64_are_a_value_error_naming_the_source():
+    raw = pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [2**100, 1]}, protocol=2)
+    with pytest.raises(ValueError, match=r"big_label: labels must lie in \[0, 9\].*1267650600"):
+        parse_batch(raw, "big_label")
+
+
+def test_bytes_after_the_pickle_are_refused():
+    raw = _py2_pickle({"data": np.zeros((1, 3072), np.uint8), "labels": [1]})
+    with pytest.raises(ValueError, match="trailing: .*4 bytes follow the end of the pickle"):
+        parse_batch(raw + b"junk", "trailing")
+
+
+def test_the_nine_byte_memo_bomb_is_refused_at_once():
+    bomb = b"\x80\x02}r" + (200_000_000).to_bytes(4, "little") + b"."
+    result, peak = _peak_of(lambda: parse_batch(bomb, "bomb"))
+    assert isinstance(result, ValueError) and "bomb: not a CIFAR-10" in str(result)
+    assert peak < 1 << 20
+
+
+def test_an_extracted_batch_larger_than_any_batch_is_refused_before_it_is_read(tmp_path):
+    folder = tmp_path / "cifar10" / BATCH_FOLDER
+    folder.mkdir(parents=True)
+    for name in (*TRAIN_BATCHES, TEST_BATCH):
+        (folder / name).write_bytes(b"")
+    with open(folder / "data_batch_1", "wb") as file:
+        file.truncate(MAX_BATCH_BYTES + 1)  # sparse: no disk space used
+    result, peak = _peak_of(lambda: load_cifar10(tmp_path, download=False, verify=False))
+    assert isinstance(result, ValueError)
+    assert f"data_batch_1: {MAX_BATCH_BYTES + 1} bytes, more than any CIFAR-10 batch" in str(result)
+    assert peak < 1 << 20
+
+
+def test_an_archive_larger_than_the_cifar_archive_is_refused_before_it_is_hashed(tmp_path):
+    (tmp_path / "cifar10").mkdir()
+    with open(tmp_path / "cifar10" / ARCHIVE_NAME, "wb") as file:
+        file.truncate(MAX_ARCHIVE_BYTES + 1)  # sparse
+    for verify in (True, False):
+        with pytest.raises(ValueError, match=f"{ARCHIVE_NAME}: {MAX_ARCHIVE_BYTES + 1} bytes"):
+            load_cifar10(tmp_path, download=False, verify=verify)
+
+
+def test_a_member_declaring_more_than_a_batch_is_refused_before_it_is_inflated(tmp_path):
+    info, _ = _member("data_batch_1")
+    info.size = MAX_BATCH_BYTES + 1
+    forged = gzip.compress(info.tobuf(tarfile.GNU_FORMAT) + bytes(4096))
+    root = _archive_root(tmp_path, forged)
+    result, peak = _peak_of(lambda: load_cifar10(root, download=False, verify=False))
+    assert isinstance(result, ValueError) and "more or larger entries" in str(result)
+    assert peak < 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([_member("data_batch_1", kind=tarfile.SYMTYPE)], "tar type b'2'"),
+        ([_member("x" * 120)], "tar type b'L'"),  # a GNU long-name header
+        ([_member("data_batch_1", b"a"), _member("data_batch_1", b"b")], "appears twice"),
+        ([_member("data_batch_1", kind=tarfile.DIRTYPE)], "data_batch_1 is not a regular file"),
+    ],
+)
+def test_archives_with_links_extension_headers_or_duplicates_are_refused(
+    tmp_path, entries, message
+):
+    root = _archive_root(tmp_path, _tar_gz(entries))
+    with pytest.raises(ValueError, match=f"{ARCHIVE_NAME}: .*{message}"):
+        load_cifar10(root, download=False, verify=False)
+
+
+def test_a_corrupt_header_after_the_first_is_reported_as_corruption(tmp_path, tiny_archive):
+    tar = bytearray(gzip.decompress(tiny_archive[0]))
+    tar[512 + 100] ^= 0xFF  # the mode field of the second header: its checksum fails
+    root = _archive_root(tmp_path, gzip.compress(bytes(tar)))
+    with pytest.raises(ValueError, match="corrupt tar header"):
+        load_cifar10(root, download=False, verify=False)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(position=st.integers(0, 2**31), flip=st.integers(1, 255))
+def test_fuzz_an_archive_with_any_byte_flipped_loads_exactly_or_is_a_value_error(
+    tiny_archive, position, flip
+):
+    payload, expected = tiny_archive
+    corrupted = bytearray(payload)
+    corrupted[position % len(corrupted)] ^= flip
+    with tempfile.TemporaryDirectory() as folder:
+        root = _archive_root(Path(folder), bytes(corrupted))
+        try:
+            loaded = load_cifar10(root, download=False, verify=False)
+        except ValueError as err:
+            assert ARCHIVE_NAME in str(err)
+        else:  # a flip the gzip CRC cannot see (its header's mtime, say) changes no pixel
+            _assert_equal_sets(loaded, expected)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import struct
+import time
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +90,24 @@ def test_a_corrupt_file_is_an_error_naming_it(shared_data, tmp_path):
         load_mnist(tmp_path, download=False)
     with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte\.gz: corrupt or truncated"):
         load_mnist(tmp_path, download=False, verify=False)
+
+
+def test_a_huge_file_is_refused_before_it_is_hashed_or_read(tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for stem in IDX_STEMS:
+        with open(folder / stem, "wb") as file:
+            file.truncate(1 << 36)  # 64 GiB, sparse: hashing it would take minutes
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: 68719476736 bytes, more"):
+        load_mnist(tmp_path, download=False)
+    header = b"\x00\x00\x08\x03" + struct.pack(">3I", 1_000_000, 28, 28)  # 784 MB of pixels
+    with open(folder / "train-images-idx3-ubyte", "wb") as file:
+        file.write(header)
+        file.truncate(len(header) + 784_000_000)
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: header declares shape"):
+        load_mnist(tmp_path, download=False, verify=False)
+    assert time.perf_counter() - start < 5  # a hang guard: nothing was hashed or read
 
 
 def _write_small_set(folder: Path, labels: np.ndarray, image_shape=(28, 28)) -> None:

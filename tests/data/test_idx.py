@@ -6,7 +6,9 @@ import gzip
 import math
 import struct
 import tempfile
+import time
 import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from minigrad.data import read_idx
+from tests.crafted_zip import deflated_zeros
 from tests.data.helpers import IDX_CODES, idx_bytes, write_idx
 
 ITEMSIZE = {code: np.dtype(dt).itemsize for dt, code in IDX_CODES.items()}
@@ -108,6 +111,32 @@ def test_a_forged_huge_header_fails_without_a_huge_allocation(tmp_path, compress
     finally:
         tracemalloc.stop()
     assert peak < 8 << 20
+
+
+def test_a_header_declaring_more_than_max_bytes_is_refused_before_reading(tmp_path):
+    path = write_idx(tmp_path / "big.idx", np.zeros((4, 5), np.int16))
+    assert read_idx(path, max_bytes=40).shape == (4, 5)
+    with pytest.raises(ValueError, match=r"big\.idx: .*\(40 bytes of values\), more than the 39"):
+        read_idx(path, max_bytes=39)
+
+
+def test_a_gzip_bomb_behind_a_small_header_stops_after_the_declared_size(tmp_path):
+    # declares 16 uint8 values, then inflates to 1 GiB of zeros from a 1 MB file
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    header = b"\x00\x00\x08\x01" + struct.pack(">I", 16)
+    stream = compressor.compress(header) + compressor.flush(zlib.Z_FULL_FLUSH)
+    stream += deflated_zeros(1 << 30)
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + stream + bytes(8))
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ValueError, match=r"bomb\.gz.*\(16 bytes of values\).*more than that"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20 and time.perf_counter() - start < 5  # bounds, not speed
 
 
 def _expected_parse(data: bytes):

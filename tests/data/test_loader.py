@@ -83,6 +83,26 @@ def test_random_split_rejects_bad_arguments(kwargs, error, message):
         random_split(10, **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("first", "kwargs", "error", "message"),
+    [
+        (3.5, {}, TypeError, "random_split takes an int n, an array, or a tuple/list of arrays"),
+        (True, {}, TypeError, "got bool True"),
+        ("abc", {}, TypeError, "got str 'abc'"),
+        ((), {}, TypeError, "got tuple ()"),
+        (np.array(3), {}, TypeError, "random_split takes"),
+        ((np.zeros(3), 5), {}, TypeError, "must have a first axis"),
+        (10, {"fractions": ("a", "b")}, ValueError, "fractions must be positive numbers"),
+        (10, {"fractions": (0.5, float("nan"))}, ValueError, "fractions must be positive"),
+        (10, {"seed": "x"}, TypeError, "random_split seed must be None or an int >= 0"),
+        (10, {"seed": -1}, TypeError, "random_split seed must be None or an int >= 0"),
+    ],
+)
+def test_random_split_names_bad_inputs(first, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        random_split(first, **kwargs)
+
+
 def test_random_split_rejects_arrays_of_different_lengths():
     with pytest.raises(ValueError, match=r"equal lengths, got \[3, 4\]"):
         random_split((np.zeros(3), np.zeros(4)))
@@ -221,11 +241,42 @@ def test_the_epoch_permutation_is_drawn_when_iteration_starts():
         (np.zeros((4, 1, 2, 2), np.uint8), np.arange(3), 2, ValueError, "y must hold 4 integer"),
         (np.zeros((4, 1, 2, 2), np.uint8), np.zeros(4), 2, ValueError, "y must hold 4 integer"),
         (np.zeros((4, 1, 2, 2), np.uint8), np.arange(4), 0, ValueError, "batch_size must be"),
+        (np.zeros((4, 1, 2, 2), np.uint8), np.arange(4), True, ValueError, "batch_size must be"),
     ],
 )
 def test_bad_loader_arguments_are_named(x, y, batch_size, error, message):
     with pytest.raises(error, match=message):
         DataLoader(x, y, batch_size)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"shuffle": "no"}, "DataLoader shuffle must be True or False, got 'no'"),
+        ({"drop_last": 1}, "DataLoader drop_last must be True or False, got 1"),
+        ({"seed": "abc"}, "DataLoader seed must be None or an int >= 0, got 'abc'"),
+        ({"seed": 1.5}, "DataLoader seed must be None or an int >= 0"),
+    ],
+)
+def test_bad_loader_options_are_named(kwargs, message):
+    with pytest.raises(TypeError, match=message):
+        DataLoader(_images(4), np.arange(4), 2, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("transform", "error", "message"),
+    [
+        (lambda b, g: list(b), TypeError, "returned a list, expected an \\(N, C, H, W\\) numpy"),
+        (lambda b, g: b[:1], ValueError, "returned shape \\(1, 1, 2, 2\\) for a batch of 2"),
+        (lambda b, g: b[0], ValueError, "it must return \\(N, C, H, W\\) with the same N"),
+    ],
+)
+def test_a_transform_that_changes_the_batch_into_something_else_is_named(
+    transform, error, message
+):
+    loader = DataLoader(_images(4), np.arange(4), 2, transform=transform)
+    with pytest.raises(error, match=message):
+        next(iter(loader))
 
 
 def test_a_generator_that_is_not_a_generator_is_rejected_at_iteration():

@@ -308,6 +308,12 @@ def test_cutout_equals_the_reference_implementation(n_holes, length):
     np.testing.assert_array_equal(ours, expected)
 
 
+def test_compose_names_a_transform_that_returns_something_else_than_an_array():
+    pipeline = Compose([ToFloat(), lambda batch, generator: list(batch)])
+    with pytest.raises(TypeError, match="returned a list, expected a numpy array"):
+        pipeline(_batch(dtype=np.uint8), None)
+
+
 def test_compose_passes_one_generator_through_in_order():
     pipeline = Compose([RandomRotation(15), RandomCrop(28, padding=2), ToFloat()])
     batch = _batch((8, 1, 28, 28), dtype=np.uint8)
@@ -335,8 +341,23 @@ def test_compose_passes_one_generator_through_in_order():
         (lambda: RandomHorizontalFlip(1.5), ValueError, r"p must lie in \[0, 1\]"),
         (lambda: RandomErasing(value="noise"), ValueError, "value must be a number"),
         (lambda: RandomErasing(scale=(0.5, 0.1)), ValueError, "min <= max"),
-        (lambda: Cutout(-1, 4), ValueError, "n_holes >= 0"),
+        (lambda: Cutout(-1, 4), ValueError, "n_holes must be >= 0"),
         (lambda: Compose([1]), TypeError, "callables"),
+        (lambda: Compose(5), TypeError, "Compose transforms must be a list of callables"),
+        (lambda: Compose("abc"), TypeError, "Compose transforms must be a list"),
+        (lambda: RandomRotation(float("inf")), ValueError, "degrees must be finite"),
+        (lambda: RandomRotation(float("nan")), ValueError, "degrees must be finite"),
+        (lambda: RandomRotation((0, float("inf"))), ValueError, "pair of finite numbers"),
+        (lambda: RandomRotation("a"), ValueError, "RandomRotation degrees must be a"),
+        (lambda: RandomHorizontalFlip("a"), TypeError, "p must be a number, got str"),
+        (lambda: RandomErasing(p=True), TypeError, "RandomErasing p must be a number"),
+        (lambda: RandomErasing(ratio=(1, float("inf"))), ValueError, "finite"),
+        (lambda: RandomErasing(value=[0, float("nan")]), ValueError, "value must be a finite"),
+        (lambda: Cutout(1.5), TypeError, "Cutout n_holes must be an int, got float"),
+        (lambda: Cutout(1, "a"), TypeError, "Cutout length must be an int"),
+        (lambda: ToFloat("x"), TypeError, "ToFloat dtype must be float32 or float64"),
+        (lambda: Normalize("a", 1.0), ValueError, "Normalize mean must be a finite number"),
+        (lambda: Normalize(0.0, [1.0, None]), ValueError, "Normalize std must be a finite"),
     ],
 )
 def test_bad_arguments_and_batches_are_named(call, error, message):

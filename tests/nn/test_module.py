@@ -86,6 +86,21 @@ def test_load_state_dict_keeps_parameter_arrays_and_dtype():
     assert (weight == 1).all()
 
 
+@pytest.mark.parametrize(
+    "unconvertible", [np.array(["a", "b"]), np.array([{}, 1], dtype=object), np.ones(2) * 1j]
+)
+def test_load_state_dict_with_an_unconvertible_later_entry_changes_nothing(unconvertible):
+    model = seed_net(generator=np.random.default_rng(0))
+    before = model.state_dict()
+    state = seed_net(generator=np.random.default_rng(1)).state_dict()
+    last = list(state)[-1]  # every earlier entry is valid and would be assigned first
+    state[last] = np.resize(unconvertible, state[last].shape)
+    with pytest.raises(TypeError, match=f"nothing was changed. entry '{last}' has dtype"):
+        model.load_state_dict(state)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
 def test_to_float64_converts_parameters_grads_and_buffers():
     block = Block().double()
     for _, p in block.named_parameters():

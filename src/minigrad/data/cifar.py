@@ -3,24 +3,26 @@
 The batches are Python 2 pickles of dicts: ``b"data"`` a (10000, 3072) uint8
 numpy array (1024 red, 1024 green, 1024 blue values, each plane row-major
 32x32), ``b"labels"`` a list of ints, ``b"batch_label"`` and ``b"filenames"``.
-A pickle can name any callable, so they are never read with a plain unpickler:
-``RestrictedUnpickler`` admits only plain containers, bytes, strings and
-numbers, plus a uint8 numpy array that it rebuilds itself from raw bytes (the
-three numpy names such a pickle uses map to inert stand-ins, never to numpy).
+A pickle can name any callable, so they are never given to ``pickle``:
+``safe_pickle.restricted_loads`` interprets them itself, admitting only plain
+containers, bytes, strings, numbers and uint8 numpy arrays, in time and memory
+bounded by the file's size. Batch files and archive members larger than
+``MAX_BATCH_BYTES`` are refused before they are read.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import pickle
 import struct
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from minigrad.data.files import write_atomically
+from minigrad.data.safe_pickle import PickleRefused, restricted_loads
+from minigrad.fileio import atomic_write
 
 BATCH_FOLDER = "cifar-10-batches-py"
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
@@ -41,86 +43,35 @@ CLASSES = (
 )
 PIXELS = 3 * 32 * 32
 MAX_BATCH_BYTES = 1 << 27  # an official batch is 31 MB; refuse to inflate a forged 100 GB one
-
-
-class _ArrayStandIn:
-    """Takes numpy.ndarray's place while unpickling; keeps the state it is given."""
-
-    state = None
-
-    def __setstate__(self, state):
-        self.state = state
-
-
-class _DTypeStandIn:
-    """Takes numpy.dtype's place while unpickling; keeps the type name."""
-
-    def __init__(self, name, align=0, copy=1):
-        self.name = name.decode("latin1") if isinstance(name, bytes) else name
-
-    def __setstate__(self, state):
-        self.state = state
-
-
-def _reconstruct(cls, shape, typecode):
-    if cls is not _ArrayStandIn:
-        raise pickle.UnpicklingError("_reconstruct may only build numpy.ndarray")
-    return _ArrayStandIn()
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler whose only globals are inert stand-ins for numpy's array pickling."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-        ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-        ("numpy", "ndarray"): _ArrayStandIn,
-        ("numpy", "dtype"): _DTypeStandIn,
-    }
-
-    def find_class(self, module: str, name: str):
-        try:
-            return self.ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(
-                f"refers to {module}.{name}; only plain containers, bytes, strings, numbers "
-                "and uint8 numpy arrays are allowed"
-            ) from None
-
-
-def _to_array(stand_in: _ArrayStandIn) -> np.ndarray:
-    """Rebuilds a uint8 array from a stand-in's pickled state, checking every field."""
-    state = stand_in.state
-    if not (isinstance(state, tuple) and len(state) == 5 and state[0] == 1):
-        raise pickle.UnpicklingError("array state is not numpy's (1, shape, dtype, fortran, data)")
-    _, shape, dtype, fortran, data = state
-    if not (isinstance(dtype, _DTypeStandIn) and dtype.name == "u1"):
-        raise pickle.UnpicklingError("only uint8 arrays are allowed")
-    if not (isinstance(shape, tuple) and all(isinstance(s, int) and s >= 0 for s in shape)):
-        raise pickle.UnpicklingError(f"array shape {shape!r} is not a tuple of sizes")
-    if not isinstance(data, bytes) or len(data) != int(np.prod(shape)):
-        raise pickle.UnpicklingError(f"array data does not hold the {shape} values declared")
-    return np.frombuffer(data, dtype=np.uint8).reshape(shape, order="F" if fortran else "C")
+MAX_ARCHIVE_MEMBERS = 64  # the official archive holds 9
+MAX_ARCHIVE_BYTES = 7 * MAX_BATCH_BYTES  # six batches and the rest; the official is 170 MB
+MIN_OPCODES = 4096  # opcodes any batch may use, whatever its size (batches.meta needs ~30)
 
 
 def unpickle_batch(raw: bytes, source: str) -> dict[str, object]:
-    """Reads one batch pickle with ``RestrictedUnpickler``; keys come back as str.
+    """Reads one batch pickle with ``restricted_loads``; keys come back as str.
 
     Raises:
-        ValueError: the bytes are not a pickled dict of the allowed kinds; names ``source``.
+        ValueError: the bytes are not a pickled dict of the allowed kinds, or are larger
+            than any batch; the message names ``source``.
     """
+    if len(raw) > MAX_BATCH_BYTES:
+        raise ValueError(f"{source}: {len(raw)} bytes, more than any CIFAR-10 batch holds")
     try:
-        batch = RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
-        if not isinstance(batch, dict):
-            raise pickle.UnpicklingError(f"holds a {type(batch).__name__}, not a dict")
-        return {
-            (k.decode("latin1") if isinstance(k, bytes) else k): (
-                _to_array(v) if isinstance(v, _ArrayStandIn) else v
-            )
-            for k, v in batch.items()
-        }
-    except Exception as err:  # any failure to parse untrusted bytes means "not a batch"
-        raise ValueError(f"{source}: not a CIFAR-10 python batch ({err})") from err
+        # A batch of n images holds n * 3072 pixel bytes and a few opcodes per image (label,
+        # file name, memo), so one opcode per 64 bytes leaves a wide margin.
+        batch = restricted_loads(raw, max_opcodes=MIN_OPCODES + len(raw) // 64)
+    except PickleRefused as err:
+        raise ValueError(f"{source}: not a CIFAR-10 python batch ({err})") from None
+    if not isinstance(batch, dict):
+        raise ValueError(f"{source}: not a CIFAR-10 python batch (holds a {type(batch).__name__})")
+    named = {}
+    for key, value in batch.items():
+        name = key.decode("latin1") if isinstance(key, bytes) else key
+        if name in named:
+            raise ValueError(f"{source}: key {name!r} appears twice (as str and as bytes)")
+        named[name] = value
+    return named
 
 
 def parse_batch(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
@@ -128,42 +79,127 @@ def parse_batch(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
     batch = unpickle_batch(raw, source)
     data, labels = batch.get("data"), batch.get("labels")
     if not (isinstance(data, np.ndarray) and data.ndim == 2 and data.shape[1] == PIXELS):
-        shape = getattr(data, "shape", type(data).__name__)
+        shape = data.shape if isinstance(data, np.ndarray) else type(data).__name__
         raise ValueError(f"{source}: 'data' should be a uint8 array (n, {PIXELS}), got {shape}")
     if not (isinstance(labels, list) and all(type(v) is int for v in labels)):
         raise ValueError(f"{source}: 'labels' should be a list of ints")
     if len(labels) != data.shape[0]:
         raise ValueError(f"{source}: {data.shape[0]} images but {len(labels)} labels")
-    labels = np.array(labels, dtype=np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= len(CLASSES)):
-        raise ValueError(f"{source}: labels must lie in [0, 9], got {labels.min()}..{labels.max()}")
-    return data.reshape(-1, 3, 32, 32), labels
+    # Checked as Python ints: a label of 2**100 must be an error, not an int64 overflow.
+    outside = [v for v in labels if not 0 <= v < len(CLASSES)]
+    if outside:
+        raise ValueError(
+            f"{source}: labels must lie in [0, 9]; {len(outside)} do not, the first is {outside[0]}"
+        )
+    return data.reshape(-1, 3, 32, 32), np.array(labels, dtype=np.int64)
+
+
+def read_batch_file(path: Path) -> bytes:
+    """An extracted batch file's bytes, refusing a file larger than any batch before reading.
+
+    Raises:
+        ValueError: the file is larger than ``MAX_BATCH_BYTES``.
+    """
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        raw = file.read(MAX_BATCH_BYTES + 1) if size <= MAX_BATCH_BYTES else b""
+    if size > MAX_BATCH_BYTES or len(raw) > MAX_BATCH_BYTES:
+        raise ValueError(
+            f"{path}: {max(size, len(raw))} bytes, more than any CIFAR-10 batch holds "
+            f"({MAX_BATCH_BYTES}); not a batch file"
+        )
+    return raw
+
+
+class ArchiveRefused(ValueError):
+    """An archive whose structure is not the CIFAR-10 one (named in the message)."""
+
+
+class _PlainTarInfo(tarfile.TarInfo):
+    """Admits only files and folders, and makes a corrupt header an error.
+
+    tarfile reads a pax, GNU long-name or sparse header's declared size into memory, so a
+    forged one could inflate gigabytes; and it silently ends the archive at a corrupt
+    header after the first, which would report corruption as missing batches.
+    """
+
+    @classmethod
+    def frombuf(cls, buf, encoding, errors):
+        try:
+            info = super().frombuf(buf, encoding, errors)
+        except (tarfile.InvalidHeaderError, tarfile.TruncatedHeaderError) as err:
+            raise ArchiveRefused(f"corrupt tar header ({err})") from None
+        if not (info.isfile() or info.isdir()) or info.type == tarfile.GNUTYPE_SPARSE:
+            raise ArchiveRefused(
+                f"entry {info.name[:100]!r} has tar type {info.type!r}; the CIFAR-10 archive "
+                "holds only plain files and folders (no links, devices, pax or GNU headers)"
+            )
+        return info
 
 
 def read_archive_members(archive: Path, names: tuple[str, ...]) -> dict[str, bytes]:
     """Reads ``cifar-10-batches-py/<name>`` for each name from the tar.gz, without extracting.
 
+    The whole archive is scanned once, in order, with bounds checked on each header before
+    its data is read or skipped: at most ``MAX_ARCHIVE_MEMBERS`` entries declaring at most
+    ``MAX_BATCH_BYTES`` each and ``MAX_ARCHIVE_BYTES`` in all (the compressed file too).
+
     Raises:
-        ValueError: a member is missing, is not a regular file, or is implausibly large.
+        ValueError: the archive is corrupt or truncated, a member is missing, appears twice,
+            is not a regular file or is implausibly large, or the archive is not a plain tar.
     """
-    members = {}
+    size = archive.stat().st_size
+    if size > MAX_ARCHIVE_BYTES:
+        raise ValueError(f"{archive}: {size} bytes, more than the CIFAR-10 archive holds")
+    wanted = {f"{BATCH_FOLDER}/{name}": name for name in names}
+    members: dict[str, bytes] = {}
+    budget = MAX_ARCHIVE_BYTES
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for name in names:
-                members[name] = _read_member(tar, f"{BATCH_FOLDER}/{name}", archive)
-    except (tarfile.TarError, EOFError, OSError) as err:
+        with tarfile.open(archive, "r:gz", tarinfo=_PlainTarInfo) as tar:
+            for count, member in enumerate(tar, start=1):
+                budget -= member.size
+                if count > MAX_ARCHIVE_MEMBERS or budget < 0 or member.size > MAX_BATCH_BYTES:
+                    raise ArchiveRefused(
+                        f"entry {member.name[:100]!r}: more or larger entries than the CIFAR-10 "
+                        f"archive holds (at most {MAX_ARCHIVE_MEMBERS}, each at most "
+                        f"{MAX_BATCH_BYTES} bytes)"
+                    )
+                name = wanted.get(member.name)
+                if name is not None:
+                    _check_wanted(members, name, member)
+                    members[name] = _member_bytes(tar, member)
+            _drain(tar.fileobj, budget)
+    except ArchiveRefused as err:
+        raise ValueError(f"{archive}: {err}") from None
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
         raise ValueError(f"{archive}: corrupt or truncated archive ({err})") from err
+    missing = [f"{BATCH_FOLDER}/{name}" for name in names if name not in members]
+    if missing:
+        raise ValueError(f"{archive}: no {missing[0]} inside; not the CIFAR-10 archive")
     return members
 
 
-def _read_member(tar: tarfile.TarFile, name: str, archive: Path) -> bytes:
-    try:
-        member = tar.getmember(name)
-    except KeyError:
-        raise ValueError(f"{archive}: no {name} inside; not the CIFAR-10 archive") from None
-    if not member.isfile() or member.size > MAX_BATCH_BYTES:
-        raise ValueError(f"{archive}: {name} is not a plausible batch file")
-    return tar.extractfile(member).read()
+def _drain(stream, budget: int) -> None:
+    """Reads the gzip stream to its end, where its CRC is checked: tarfile stops at the
+    end-of-archive marker, so a corrupted byte in a member would otherwise go unnoticed."""
+    while chunk := stream.read(min(1 << 20, budget + 1)):
+        budget -= len(chunk)
+        if budget < 0:
+            raise ArchiveRefused("more data after the archive's end than the archive holds")
+
+
+def _check_wanted(members: dict, name: str, member: tarfile.TarInfo) -> None:
+    if name in members:  # extracting would keep the last copy; reading, the first
+        raise ArchiveRefused(f"{member.name} appears twice")
+    if not member.isfile():
+        raise ArchiveRefused(f"{member.name} is not a regular file")
+
+
+def _member_bytes(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    data = tar.extractfile(member).read(member.size)
+    if len(data) != member.size:
+        raise ArchiveRefused(f"{member.name} holds {len(data)} of its {member.size} bytes")
+    return data
 
 
 def write_cifar10_python(
@@ -209,9 +245,11 @@ def write_cifar10_python(
     meta = {"num_cases_per_batch": len(parts[0]), "label_names": list(CLASSES), "num_vis": PIXELS}
     files[META_FILE] = _py2_pickle(meta)
     for name, payload in files.items():
-        write_atomically(batches / name, payload)
+        with atomic_write(batches / name) as out:
+            out.write(payload)
     if archive:
-        write_atomically(folder / ARCHIVE_NAME, _tar_gz(files))
+        with atomic_write(folder / ARCHIVE_NAME) as out:
+            out.write(_tar_gz(files))
     return batches
 
 

@@ -81,6 +81,10 @@ CIFAR10_MD5 = {
     "test_batch": "40351d587109b95175f43aff81a1287e",
 }
 
+# train-images-idx3-ubyte, the largest file of either set, holds 47,040,016 bytes: a
+# larger file, or a header declaring more, is not the published one (refused unread).
+IDX_MAX_BYTES = 1 << 26
+
 Root = str | os.PathLike | None
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -148,7 +152,8 @@ def load_cifar10(
 
     The extracted folder is used when it holds all six batches, else the
     archive is read in place (nothing is extracted to disk). Batches are read
-    with a restricted unpickler that cannot run code, whatever ``verify`` says.
+    with ``safe_pickle.restricted_loads``, which cannot run code and is bounded by the
+    file's size, whatever ``verify`` says.
 
     Args:
         root: data root holding ``cifar10/``; default ``$MINIGRAD_DATA``, else
@@ -175,8 +180,8 @@ def load_cifar10(
     if not missing:
         if verify:
             for name in names:
-                files.verify_md5(batches_dir / name, CIFAR10_MD5[name])
-        raw = {name: (batches_dir / name).read_bytes() for name in names}
+                files.verify_md5(batches_dir / name, CIFAR10_MD5[name], cifar.MAX_BATCH_BYTES)
+        raw = {name: cifar.read_batch_file(batches_dir / name) for name in names}
         sources = {name: str(batches_dir / name) for name in names}
     else:
         archive = folder / cifar.ARCHIVE_NAME
@@ -198,7 +203,7 @@ def load_cifar10(
                 progress,
             )
         if verify:
-            files.verify_md5(archive, CIFAR10_MD5[cifar.ARCHIVE_NAME])
+            files.verify_md5(archive, CIFAR10_MD5[cifar.ARCHIVE_NAME], cifar.MAX_ARCHIVE_BYTES)
         raw = cifar.read_archive_members(archive, names)
         sources = {name: f"{archive}:{cifar.BATCH_FOLDER}/{name}" for name in names}
     train = [cifar.parse_batch(raw.pop(name), sources[name]) for name in cifar.TRAIN_BATCHES]
@@ -241,8 +246,8 @@ def _load_idx_set(title, subfolder, md5s, root, download, verify, mirrors, progr
     for stem in IDX_STEMS:
         path = _idx_path(folder, stem)
         if verify:
-            files.verify_md5(path, md5s[path.name])
-        arrays.append((read_idx(path), path))
+            files.verify_md5(path, md5s[path.name], IDX_MAX_BYTES)
+        arrays.append((read_idx(path, IDX_MAX_BYTES), path))
     return (
         *_images_and_labels(*arrays[0], *arrays[1]),
         *_images_and_labels(*arrays[2], *arrays[3]),

@@ -28,7 +28,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 22
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: str | os.PathLike, max_bytes: int | None = None) -> np.ndarray:
     """Reads an IDX file (gzip-compressed or not) into a native-endian array.
 
     Handles every IDX type: uint8, int8, int16, int32, float32, float64.
@@ -36,14 +36,17 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
     Args:
         path: the file.
+        max_bytes: refuse a header declaring more bytes of values than this, before
+            reading them (``load_mnist`` passes what MNIST's largest file holds).
 
     Returns:
         A writable C-contiguous array with the header's shape and type.
 
     Raises:
         ValueError: the file is not IDX (wrong magic number or type code), is
-            a corrupt or truncated gzip stream, or holds more or fewer bytes
-            than its header declares. The message names the file.
+            a corrupt or truncated gzip stream, holds more or fewer bytes
+            than its header declares, or declares more than ``max_bytes``. The
+            message names the file.
     """
     path = os.fspath(path)
     with open(path, "rb") as raw:
@@ -51,14 +54,14 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raw.seek(0)
         stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
         try:
-            return _read_stream(stream, path)
+            return _read_stream(stream, path, max_bytes)
         except (EOFError, OSError, zlib.error) as err:
             if not compressed:
                 raise
             raise ValueError(f"{path}: corrupt or truncated gzip data ({err})") from err
 
 
-def _read_stream(stream, path: str) -> np.ndarray:
+def _read_stream(stream, path: str, max_bytes: int | None) -> np.ndarray:
     """Parses the header, then reads exactly the declared number of value bytes."""
     magic = _read_exactly(stream, 4, path, "the 4-byte magic number")
     if magic[:2] != b"\x00\x00" or magic[2] not in IDX_TYPES:
@@ -70,6 +73,11 @@ def _read_stream(stream, path: str) -> np.ndarray:
     header = _read_exactly(stream, 4 * ndim, path, f"{ndim} dimension sizes")
     shape = tuple(int(s) for s in np.frombuffer(header, dtype=">u4"))
     nbytes = math.prod(shape) * dtype.itemsize
+    if max_bytes is not None and nbytes > max_bytes:
+        raise ValueError(
+            f"{path}: header declares shape {shape} of {dtype.name} ({nbytes} bytes of "
+            f"values), more than the {max_bytes} bytes this data set's files hold"
+        )
     values = _read_values(stream, nbytes, path, shape, dtype)
     return values.view(dtype).reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 

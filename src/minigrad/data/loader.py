@@ -39,7 +39,7 @@ def random_split(
     """
     n, arrays = _split_input(n_or_arrays)
     fractions = _check_fractions(fractions)
-    generator = np.random.default_rng(seed)
+    generator = _seeded_generator(seed, "random_split seed")
     if stratify is None:
         parts = _cut(generator.permutation(n), fractions)
     else:
@@ -51,14 +51,31 @@ def random_split(
     return [tuple(a[part] for a in arrays) for part in parts]
 
 
+def _seeded_generator(seed, name: str) -> np.random.Generator:
+    """``np.random.default_rng(seed)``, with an error naming ``name`` for a bad seed."""
+    if isinstance(seed, bool):
+        raise TypeError(f"{name} must be None or an int >= 0, got {seed!r}")
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be None or an int >= 0, got {seed!r}") from None
+
+
 def _split_input(n_or_arrays) -> tuple[int, object]:
-    if isinstance(n_or_arrays, int | np.integer):
+    if isinstance(n_or_arrays, int | np.integer) and not isinstance(n_or_arrays, bool):
         if n_or_arrays < 0:
             raise ValueError(f"random_split needs n >= 0, got {n_or_arrays}")
         return int(n_or_arrays), None
-    if isinstance(n_or_arrays, np.ndarray):
+    if isinstance(n_or_arrays, np.ndarray) and n_or_arrays.ndim:
         return len(n_or_arrays), n_or_arrays
+    if not isinstance(n_or_arrays, list | tuple) or not n_or_arrays:
+        raise TypeError(
+            "random_split takes an int n, an array, or a tuple/list of arrays, "
+            f"got {type(n_or_arrays).__name__} {n_or_arrays!r:.100}"
+        )
     arrays = tuple(np.asarray(a) for a in n_or_arrays)
+    if any(a.ndim == 0 for a in arrays):
+        raise TypeError("random_split arrays must have a first axis to split, got a scalar")
     lengths = {len(a) for a in arrays}
     if len(lengths) != 1:
         raise ValueError(f"random_split arrays must have equal lengths, got {sorted(lengths)}")
@@ -66,8 +83,11 @@ def _split_input(n_or_arrays) -> tuple[int, object]:
 
 
 def _check_fractions(fractions) -> np.ndarray:
-    fractions = np.asarray(fractions, dtype=np.float64)
-    if fractions.ndim != 1 or not fractions.size or np.any(fractions <= 0):
+    try:
+        fractions = np.asarray(fractions, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"fractions must be positive numbers, got {fractions!r}") from None
+    if fractions.ndim != 1 or not fractions.size or not np.all(fractions > 0):
         raise ValueError(f"fractions must be positive numbers, got {fractions.tolist()}")
     if not math.isclose(fractions.sum(), 1.0, abs_tol=1e-6):
         raise ValueError(
@@ -139,15 +159,22 @@ class DataLoader:
         seed: int | None = None,
     ):
         self.x, self.y = _check_data(x, y)
-        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, int | np.integer)
+            or batch_size < 1
+        ):
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
+            if not isinstance(flag, bool | np.bool_):
+                raise TypeError(f"DataLoader {name} must be True or False, got {flag!r}")
         if transform is not None and not callable(transform):
             raise TypeError(f"transform must be callable t(batch, generator), got {transform!r}")
         self.batch_size = int(batch_size)
-        self.shuffle = shuffle
-        self.drop_last = drop_last
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
         self.transform = transform
-        self.generator = np.random.default_rng(seed)
+        self.generator = _seeded_generator(seed, "DataLoader seed")
 
     def __len__(self) -> int:
         """Number of batches per epoch."""
@@ -167,7 +194,7 @@ class DataLoader:
             index = order[b * self.batch_size : (b + 1) * self.batch_size]
             xb = self.x[index]  # fancy indexing copies: transforms never see the data set itself
             if self.transform is not None:
-                xb = self.transform(xb, generator)
+                xb = _check_transformed(self.transform(xb, generator), len(index), self.transform)
             yield _as_float(xb), self.y[index]
 
     def __repr__(self) -> str:
@@ -186,6 +213,21 @@ def _check_data(x, y) -> tuple[np.ndarray, np.ndarray]:
     if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer):
         raise ValueError(f"y must hold {len(x)} integer labels, got {y.dtype} {y.shape}")
     return x, y.astype(np.int64, copy=False)
+
+
+def _check_transformed(xb, n: int, transform) -> np.ndarray:
+    """The transform's output must still be n images, or labels would pair with wrong images."""
+    if not isinstance(xb, np.ndarray):
+        raise TypeError(
+            f"the transform {transform!r} returned a {type(xb).__name__}, expected an "
+            "(N, C, H, W) numpy array"
+        )
+    if xb.ndim != 4 or len(xb) != n:
+        raise ValueError(
+            f"the transform {transform!r} returned shape {xb.shape} for a batch of {n} "
+            "images; it must return (N, C, H, W) with the same N"
+        )
+    return xb
 
 
 def _as_float(xb: np.ndarray) -> np.ndarray:

@@ -39,21 +39,63 @@ def _require_generator(generator, owner: str) -> np.random.Generator:
     return generator
 
 
+def _number(value, name: str) -> float:
+    """A finite real number (not a bool), or a TypeError / ValueError naming ``name``."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def _probability(value, name: str) -> float:
+    p = _number(value, name)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+    return p
+
+
+def _count(value, name: str) -> int:
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return int(value)
+
+
 def _pair(value, name: str) -> tuple[float, float]:
-    """(lo, hi) with lo <= hi from a 2-sequence of numbers."""
+    """(lo, hi) with lo <= hi from a 2-sequence of finite numbers."""
     try:
-        lo, hi = (float(v) for v in value)
+        lo, hi = (_number(v, name) for v in value)
     except (TypeError, ValueError):
         lo = hi = math.nan
     if not lo <= hi:
-        raise ValueError(f"{name} must be a (min, max) pair with min <= max, got {value!r}")
+        raise ValueError(
+            f"{name} must be a (min, max) pair of finite numbers with min <= max, got {value!r}"
+        )
     return lo, hi
+
+
+def _values(value, name: str):
+    """A number or a sequence of finite numbers (per channel), checked; returned as given."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        array = None
+    if array is None or array.ndim > 1 or not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be a finite number or a sequence of them, got {value!r}")
+    return value
 
 
 class Compose:
     """Applies transforms in order, passing the same generator to each."""
 
     def __init__(self, transforms: Sequence[Transform]):
+        if isinstance(transforms, str) or not isinstance(transforms, Sequence):
+            raise TypeError(
+                "Compose transforms must be a list of callables t(batch, generator), "
+                f"got {type(transforms).__name__} {transforms!r}"
+            )
         self.transforms = list(transforms)
         for t in self.transforms:
             if not callable(t):
@@ -62,6 +104,10 @@ class Compose:
     def __call__(self, batch: np.ndarray, generator: np.random.Generator | None = None):
         for t in self.transforms:
             batch = t(batch, generator)
+            if not isinstance(batch, np.ndarray):
+                raise TypeError(
+                    f"Compose: {t!r} returned a {type(batch).__name__}, expected a numpy array"
+                )
         return batch
 
     def __repr__(self) -> str:
@@ -72,7 +118,10 @@ class ToFloat:
     """uint8 -> float in [0, 1] (``x / 255``); float batches pass through unchanged."""
 
     def __init__(self, dtype=np.float32):
-        self.dtype = np.dtype(dtype)
+        try:
+            self.dtype = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(f"ToFloat dtype must be float32 or float64, got {dtype!r}") from None
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"ToFloat dtype must be float32 or float64, got {self.dtype}")
 
@@ -87,7 +136,7 @@ class Normalize:
     """``(x - mean[c]) / std[c]`` on a float batch; mean/std are numbers or per channel."""
 
     def __init__(self, mean, std):
-        self.mean, self.std = mean, std
+        self.mean, self.std = _values(mean, "Normalize mean"), _values(std, "Normalize std")
         if np.any(np.asarray(std, dtype=np.float64) == 0):
             raise ValueError(f"Normalize std must be non-zero, got {std!r}")
 
@@ -107,8 +156,8 @@ class RandomRotation:
     """
 
     def __init__(self, degrees, fill=0):
-        if isinstance(degrees, int | float):
-            if degrees < 0:
+        if isinstance(degrees, int | float | np.number) and not isinstance(degrees, bool):
+            if _number(degrees, "RandomRotation degrees") < 0:
                 raise ValueError(f"RandomRotation degrees must be >= 0, got {degrees}")
             degrees = (-degrees, degrees)
         self.degrees = _pair(degrees, "RandomRotation degrees")
@@ -165,9 +214,7 @@ class RandomHorizontalFlip:
     """Mirrors each image left-right with probability ``p``, independently."""
 
     def __init__(self, p: float = 0.5):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"RandomHorizontalFlip p must lie in [0, 1], got {p}")
-        self.p = p
+        self.p = _probability(p, "RandomHorizontalFlip p")
 
     def __call__(self, batch: np.ndarray, generator: np.random.Generator) -> np.ndarray:
         flip = _require_generator(generator, "RandomHorizontalFlip").random(len(batch)) < self.p
@@ -189,9 +236,7 @@ class RandomErasing:
     """
 
     def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0):
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"RandomErasing p must lie in [0, 1], got {p}")
-        self.p = p
+        self.p = _probability(p, "RandomErasing p")
         self.scale = _pair(scale, "RandomErasing scale")
         self.ratio = _pair(ratio, "RandomErasing ratio")
         if self.scale[0] < 0 or self.scale[1] > 1 or self.ratio[0] <= 0:
@@ -202,7 +247,7 @@ class RandomErasing:
             raise ValueError(
                 f'RandomErasing value must be a number, a sequence or "random", got {value!r}'
             )
-        self.value = value
+        self.value = value if isinstance(value, str) else _values(value, "RandomErasing value")
 
     def get_params(self, shape: tuple[int, ...], generator: np.random.Generator):
         """Boxes (sample, top, left, height, width), each (B,) int64, for a batch of ``shape``."""
@@ -248,9 +293,8 @@ class Cutout:
     """
 
     def __init__(self, n_holes: int = 1, length: int = 16):
-        if n_holes < 0 or length < 0:
-            raise ValueError(f"Cutout needs n_holes >= 0 and length >= 0, got {n_holes}, {length}")
-        self.n_holes, self.length = int(n_holes), int(length)
+        self.n_holes = _count(n_holes, "Cutout n_holes")
+        self.length = _count(length, "Cutout length")
 
     def get_params(self, shape: tuple[int, ...], generator: np.random.Generator):
         """Boxes (sample, top, left, height, width), each (N * n_holes,) int64."""

@@ -312,7 +312,9 @@ class Module:
         """Copies ``state_dict`` into this module's parameters and buffers.
 
         Every key must be present with the right shape. Otherwise nothing is changed and a
-        ``KeyError`` lists all missing, unexpected and mis-shaped entries at once.
+        ``KeyError`` lists all missing, unexpected and mis-shaped entries at once. Values
+        are cast to each parameter's dtype (as torch's ``copy_``); a non-numeric entry
+        raises ``TypeError``, again before anything is changed.
         """
         targets = {}
         for module_name, module in self.named_modules():
@@ -337,12 +339,22 @@ class Module:
             if misshaped:
                 lines.append("mis-shaped entries: " + "; ".join(misshaped))
             raise KeyError("\n".join(lines))
+        # Convert every entry before assigning any, so an entry that cannot be converted
+        # (a string or object array, a complex value) leaves the module unchanged.
+        values = {}
+        for key, (_, _, current) in targets.items():
+            value = np.asarray(state_dict[key])
+            if value.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"load_state_dict into {type(self).__name__} failed; nothing was changed. "
+                    f"entry {key!r} has dtype {value.dtype}, expected numbers for {current.dtype}"
+                )
+            values[key] = value.astype(current.dtype, copy=True)
         for key, (module, name, current) in targets.items():
-            value = np.asarray(state_dict[key]).astype(current.dtype, copy=True)
             if name in module._parameters:
-                module._parameters[name].data[...] = value
+                module._parameters[name].data[...] = values[key]
             else:
-                module._buffers[name] = value.reshape(current.shape)
+                module._buffers[name] = values[key].reshape(current.shape)
 
     # -- repr -------------------------------------------------------------------
     def extra_repr(self) -> str:
