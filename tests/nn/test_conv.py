@@ -83,12 +83,12 @@ def test_conv2d_winograd_keeps_transformed_input_only_for_a_single_training_chun
     conv = nn.Conv2d(4, 4, 3, padding=1, algorithm="winograd").double()
     x = random_input((2, 4, 6, 6))
     conv(x)
-    assert conv._cache[3] is not None
+    assert conv._saved[-1][3] is not None
     conv.eval()(x)
-    assert conv._cache[3] is None
+    assert conv._saved[-1][3] is None
     conv.train().scratch_bytes = conv_winograd.bytes_per_sample(4, 4, (6, 6), (6, 6), 8)
     conv(x)
-    assert conv._cache[3] is None
+    assert conv._saved[-1][3] is None
 
 
 @pytest.mark.parametrize("algorithm", ["im2col", "winograd"])

@@ -58,6 +58,7 @@ def test_backward_accumulates_into_grad():
     layer(x)
     layer.backward(np.ones((4, 2)))
     once = layer.weight.grad.copy()
+    layer(x)  # each backward consumes one forward
     layer.backward(np.ones((4, 2)))
     np.testing.assert_allclose(layer.weight.grad, 2 * once)
     layer.zero_grad()

@@ -15,7 +15,6 @@ from minigrad.nn.validation import (
     check_grad_shape,
     describe,
     pair,
-    require_forward,
 )
 
 ALGORITHMS = ("auto", "im2col", "winograd", "direct")
@@ -73,7 +72,6 @@ class Conv2d(Module):
         self.weight = Parameter(
             np.empty((self.out_channels, self.in_channels) + self.kernel_size, dtype=dt))
         self.bias = Parameter(np.empty(self.out_channels, dtype=dt)) if bias else None
-        self._cache = None
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None) -> Conv2d:
@@ -106,7 +104,7 @@ class Conv2d(Module):
             raise ValueError(f"{describe(self)}: input of shape {x.shape} is smaller than the "
                              f"(padded) kernel {self.kernel_size}")
         if x.shape[0] == 0:  # an empty batch gives an empty output, as in torch
-            self._cache = ("empty", x.shape, x, None)
+            self.save_for_backward("empty", x.shape, x, None)
             return np.empty((0, self.out_channels, oh, ow), dtype=x.dtype)
         algorithm = self.chosen_algorithm()
         if algorithm == "direct":
@@ -127,7 +125,7 @@ class Conv2d(Module):
         else:
             y = self._output_with_bias(n, oh, ow, x.dtype)
             kernels.conv_direct_forward(xp, self.weight.data, *self.stride, y)
-        self._cache = ("direct", x.shape, xp, None)
+        self.save_for_backward("direct", x.shape, xp, None)
         return y
 
     def _bias_or_zeros(self, dtype) -> np.ndarray:
@@ -204,7 +202,7 @@ class Conv2d(Module):
         # In training, a single chunk's columns are kept for backward; several are
         # recomputed there, which is what keeps scratch memory bounded. Inference keeps none.
         keep = n <= chunk and self.training
-        self._cache = ("im2col", x.shape, x, cols_buffer if keep else None)
+        self.save_for_backward("im2col", x.shape, x, cols_buffer if keep else None)
         return y.reshape(n, self.out_channels, oh, ow)
 
     def _forward_winograd(self, x, oh, ow):
@@ -212,15 +210,14 @@ class Conv2d(Module):
         y, v = winograd.forward(x, winograd.weight_transform(self.weight.data),
                                 self._bias_or_zeros(x.dtype), self.padding, chunk, (oh, ow),
                                 keep=self.training)
-        self._cache = ("winograd", x.shape, x, v)
+        self.save_for_backward("winograd", x.shape, x, v)
         return y
 
     # -- backward ---------------------------------------------------------------
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._cache)
-        algorithm, shape, x, cols = self._cache
+        saved = (algorithm, shape, x, cols) = self.pop_saved()
         oh, ow = self.output_size(shape[2], shape[3])
-        check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow))
+        check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow), saved)
         dy = np.ascontiguousarray(dy)
         if algorithm == "direct" and self.stride == (1, 1):
             return self._backward_direct_wide(dy, shape, x)  # sums the bias gradient itself

@@ -6,12 +6,7 @@ import numpy as np
 
 from minigrad.nn import init
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
-from minigrad.nn.validation import (
-    check_dtype_matches,
-    check_float_input,
-    check_grad_shape,
-    require_forward,
-)
+from minigrad.nn.validation import check_dtype_matches, check_float_input, check_grad_shape
 
 
 class Linear(Module):
@@ -29,7 +24,6 @@ class Linear(Module):
         dt = as_float_dtype(dtype)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
         self.bias = Parameter(np.empty(self.out_features, dtype=dt)) if bias else None
-        self._x = None
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None) -> Linear:
@@ -42,16 +36,15 @@ class Linear(Module):
             raise ValueError(f"Linear(in_features={self.in_features}) got input of shape "
                              f"{x.shape}; expected (*, {self.in_features})")
         check_dtype_matches(self, x, self.weight.data.dtype)
-        self._x = x
+        self.save_for_backward(x)
         y = x @ self.weight.data.T
         if self.bias is not None:
             y += self.bias.data
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._x)
-        x = self._x
-        check_grad_shape(self, dy, x.shape[:-1] + (self.out_features,))
+        saved = (x,) = self.pop_saved()
+        check_grad_shape(self, dy, x.shape[:-1] + (self.out_features,), saved)
         x2 = x.reshape(-1, self.in_features)
         dy2 = dy.reshape(-1, self.out_features)
         self.weight.grad += dy2.T @ x2
@@ -71,25 +64,27 @@ class Flatten(Module):
         super().__init__()
         self.start_dim = start_dim
         self.end_dim = end_dim
-        self._shape = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_input(self, x, tuple(range(1, 9)), "an array")
-        self._shape = x.shape
         start = self.start_dim % x.ndim
         end = self.end_dim % x.ndim
-        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        y = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        self.save_for_backward(x.shape, y.shape)
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._shape)
-        return dy.reshape(self._shape)
+        saved = (shape, out_shape) = self.pop_saved()
+        check_grad_shape(self, dy, out_shape, saved)
+        return dy.reshape(shape)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Identity(Module):
-    """Returns its input unchanged."""
+    """Returns its input unchanged; its backward returns ``dy`` whatever the forward was,
+    so it keeps no context."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x

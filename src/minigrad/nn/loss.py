@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.nn.activation import log_softmax
-from minigrad.nn.module import Module
-from minigrad.nn.validation import check_float_input, describe, require_forward
+from minigrad.nn.module import Module, is_grad_enabled
+from minigrad.nn.validation import check_float_input, describe
 
 REDUCTIONS = ("mean", "sum")
 
@@ -18,15 +18,12 @@ class _Loss(Module):
             raise ValueError(f"{type(self).__name__} reduction must be one of {REDUCTIONS}, "
                              f"got {reduction!r}")
         self.reduction = reduction
-        self._grad = None
-
-    def __call__(self, output: np.ndarray, target: np.ndarray) -> float:
-        return self.forward(output, target)
 
     def backward(self, dy: float = 1.0) -> np.ndarray:
-        """dL/doutput of the last call, times ``dy`` (the upstream scalar gradient)."""
-        require_forward(self, self._grad)
-        return self._grad if dy == 1.0 else self._grad * self._grad.dtype.type(dy)
+        """dL/doutput of the latest call not yet matched, times ``dy`` (the upstream scalar
+        gradient). The array is the caller's: the loss keeps no reference to it."""
+        (grad,) = self.pop_saved()
+        return grad if dy == 1.0 else grad * grad.dtype.type(dy)
 
 
 class CrossEntropyLoss(_Loss):
@@ -52,12 +49,13 @@ class CrossEntropyLoss(_Loss):
         nll = -log_probs[rows, target]
         if eps:
             nll = (1 - eps) * nll - eps / classes * log_probs.sum(axis=1)
-        grad = np.exp(log_probs)
-        grad[rows, target] -= 1 - eps
-        if eps:
-            grad -= eps / classes
         scale = 1.0 / n if self.reduction == "mean" else 1.0
-        self._grad = grad * logits.dtype.type(scale)
+        if is_grad_enabled():
+            grad = np.exp(log_probs)
+            grad[rows, target] -= 1 - eps
+            if eps:
+                grad -= eps / classes
+            self.save_for_backward(grad * logits.dtype.type(scale))
         return float(nll.sum() * scale)
 
     def _check_target(self, logits, target):
@@ -87,5 +85,6 @@ class MSELoss(_Loss):
                              f"{target.shape} differ")
         diff = output - target.astype(output.dtype, copy=False)
         scale = 1.0 / max(diff.size, 1) if self.reduction == "mean" else 1.0
-        self._grad = diff * output.dtype.type(2 * scale)
+        if is_grad_enabled():
+            self.save_for_backward(diff * output.dtype.type(2 * scale))
         return float(np.square(diff).sum() * scale)

@@ -12,7 +12,6 @@ from minigrad.nn.validation import (
     check_float_input,
     check_grad_shape,
     describe,
-    require_forward,
 )
 
 
@@ -44,8 +43,6 @@ class _BatchNorm(Module):
             self.register_buffer("running_mean", np.zeros(num_features, dtype=dt))
             self.register_buffer("running_var", np.ones(num_features, dtype=dt))
             self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
-        self._dtype = dt
-        self._cache = None
 
     def reset_parameters(self, generator=None) -> _BatchNorm:
         if self.affine:
@@ -86,7 +83,7 @@ class _BatchNorm(Module):
             mean, var = self.running_mean, self.running_var
         inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
         x_hat, y = self._normalize(x, planes, mean, inv_std, view)
-        self._cache = (x_hat, inv_std, use_batch_stats, axes, view)
+        self.save_for_backward(x_hat, inv_std, use_batch_stats, axes, view)
         return y
 
     @staticmethod
@@ -110,15 +107,15 @@ class _BatchNorm(Module):
         """(x_hat, y): the normalised input (kept for backward) and the layer's output."""
         if planes is None:
             x_hat = (x - mean.reshape(view)) * inv_std.reshape(view)
-            if not self.affine:
-                return x_hat, x_hat
+            if not self.affine:  # the output is the caller's: x_hat must stay unaliased
+                return x_hat, x_hat.copy()
             return x_hat, x_hat * self.weight.data.reshape(view) + self.bias.data.reshape(view)
         x_hat, y = np.empty_like(planes), np.empty_like(planes)
         weight = self.weight.data if self.affine else np.ones(self.num_features, x.dtype)
         bias = self.bias.data if self.affine else np.zeros(self.num_features, x.dtype)
         kernels.normalize(planes, mean.astype(x.dtype, copy=False), inv_std, weight, bias,
                           x_hat, y)
-        return x_hat.reshape(x.shape), (y if self.affine else x_hat).reshape(x.shape)
+        return x_hat.reshape(x.shape), y.reshape(x.shape)
 
     def _update_running_stats(self, mean, var, count):
         tracked = self.num_batches_tracked + 1
@@ -129,9 +126,8 @@ class _BatchNorm(Module):
         self.running_var[...] = (1 - factor) * self.running_var + factor * unbiased
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._cache)
-        x_hat, inv_std, use_batch_stats, axes, view = self._cache
-        check_grad_shape(self, dy, x_hat.shape)
+        saved = (x_hat, inv_std, use_batch_stats, axes, view) = self.pop_saved()
+        check_grad_shape(self, dy, x_hat.shape, saved)
         if use_batch_stats and x_hat.ndim > 2:
             return self._backward_planes(dy, x_hat, inv_std)
         if self.affine:

@@ -6,13 +6,7 @@ import numpy as np
 
 from minigrad.kernels import pooling as kernels
 from minigrad.nn.module import Module
-from minigrad.nn.validation import (
-    check_float_input,
-    check_grad_shape,
-    describe,
-    pair,
-    require_forward,
-)
+from minigrad.nn.validation import check_float_input, check_grad_shape, describe, pair
 
 
 class _Pool2d(Module):
@@ -28,7 +22,6 @@ class _Pool2d(Module):
             raise ValueError(f"{type(self).__name__} padding must be between 0 and half the "
                              f"kernel size, got padding={self.padding}, "
                              f"kernel_size={self.kernel_size}")
-        self._cache = None
 
     def _output_shape(self, x: np.ndarray) -> tuple[int, int, int, int]:
         check_float_input(self, x, (4,), "(N, C, H, W)")
@@ -55,13 +48,12 @@ class MaxPool2d(_Pool2d):
             kernels.max_pool_2x2(x, y, argmax)
         else:
             kernels.max_pool_forward(x, *self._window_args(), y, argmax)
-        self._cache = (x.shape, x.dtype, argmax)
+        self.save_for_backward(x.shape, x.dtype, argmax)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._cache)
-        shape, dtype, argmax = self._cache
-        check_grad_shape(self, dy, argmax.shape)
+        saved = (shape, dtype, argmax) = self.pop_saved()
+        check_grad_shape(self, dy, argmax.shape, saved)
         dx = np.zeros(shape, dtype=dtype)
         kernels.max_pool_backward(dy, argmax, dx)
         return dx
@@ -81,13 +73,12 @@ class AvgPool2d(_Pool2d):
     def forward(self, x: np.ndarray) -> np.ndarray:
         y = np.empty(self._output_shape(x), dtype=x.dtype)
         kernels.avg_pool_forward(x, *self._window_args(), self.count_include_pad, y)
-        self._cache = (x.shape, x.dtype, y.shape)
+        self.save_for_backward(x.shape, x.dtype, y.shape)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._cache)
-        shape, dtype, out_shape = self._cache
-        check_grad_shape(self, dy, out_shape)
+        saved = (shape, dtype, out_shape) = self.pop_saved()
+        check_grad_shape(self, dy, out_shape, saved)
         dx = np.zeros(shape, dtype=dtype)
         kernels.avg_pool_backward(dy, *self._window_args(), self.count_include_pad, dx)
         return dx
@@ -105,7 +96,6 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = pair(output_size, "AdaptiveAvgPool2d output_size")
         if min(self.output_size) < 1:
             raise ValueError(f"AdaptiveAvgPool2d output_size must be >= 1, got {output_size}")
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_input(self, x, (4,), "(N, C, H, W)")
@@ -114,13 +104,12 @@ class AdaptiveAvgPool2d(Module):
             y[...] = x.mean(axis=(2, 3), keepdims=True)
         else:
             kernels.adaptive_avg_pool_forward(x, y)
-        self._cache = (x.shape, x.dtype)
+        self.save_for_backward(x.shape, x.dtype)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._cache)
-        shape, dtype = self._cache
-        check_grad_shape(self, dy, shape[:2] + self.output_size)
+        saved = (shape, dtype) = self.pop_saved()
+        check_grad_shape(self, dy, shape[:2] + self.output_size, saved)
         if self.output_size == (1, 1):
             scale = np.asarray(1.0 / (shape[2] * shape[3]), dtype=dtype)
             return np.broadcast_to(dy * scale, shape).copy()

@@ -37,17 +37,19 @@ def check_dtype_matches(layer, x: np.ndarray, dtype: np.dtype) -> None:
         )
 
 
-def require_forward(layer, cache) -> None:
-    if cache is None:
-        raise RuntimeError(f"{describe(layer)}: backward called before forward")
+def check_grad_shape(layer, dy, shape: tuple[int, ...], saved: tuple | None = None) -> None:
+    """Refuses a gradient ``dy`` whose shape is not ``shape`` (the forward output's).
 
-
-def check_grad_shape(layer, dy, shape: tuple[int, ...]) -> None:
+    ``saved`` is the context the backward just popped: it is pushed back before raising, so
+    a refused gradient leaves the module as it was (a corrected call can still follow).
+    """
     if not isinstance(dy, np.ndarray) or dy.shape != shape:
+        if saved is not None:
+            layer._saved.append(saved)
         got = dy.shape if isinstance(dy, np.ndarray) else type(dy).__name__
         raise ValueError(
             f"{describe(layer)}: backward expected a gradient of shape {shape} "
-            f"(the shape of the last forward output), got {got}"
+            f"(the shape of its forward output), got {got}"
         )
 
 
