@@ -2,7 +2,7 @@
 
 from minigrad.nn import init
 from minigrad.nn.activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
-from minigrad.nn.container import Sequential
+from minigrad.nn.container import ModuleDict, ModuleList, Sequential
 from minigrad.nn.conv import Conv2d
 from minigrad.nn.dropout import Dropout
 from minigrad.nn.linear import Flatten, Identity, Linear
@@ -14,6 +14,6 @@ from minigrad.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv2d",
     "CrossEntropyLoss", "Dropout", "Flatten", "GELU", "Identity", "Linear", "LogSoftmax",
-    "MSELoss", "MaxPool2d", "Module", "Parameter", "ReLU",
+    "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "Parameter", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "init",
 ]
