@@ -181,3 +181,12 @@ def test_conv2d_repr_matches_torch():
     assert repr(nn.Conv2d(1, 2, 5)) == "Conv2d(1, 2, kernel_size=(5, 5), stride=(1, 1))"
     assert repr(nn.Conv2d(3, 8, 3, 2, 1, bias=False)) == (
         "Conv2d(3, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)")
+
+
+def test_conv2d_rejects_bad_channel_counts_and_bias():
+    with pytest.raises(ValueError, match="Conv2d in_channels must be an int >= 1, got 0"):
+        nn.Conv2d(0, 2, 3)
+    with pytest.raises(TypeError, match="Conv2d out_channels must be an int, got 2.0"):
+        nn.Conv2d(1, 2.0, 3)
+    with pytest.raises(TypeError, match="Conv2d bias must be True or False, got 'False'"):
+        nn.Conv2d(1, 2, 3, bias="False")

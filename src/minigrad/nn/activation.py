@@ -6,7 +6,13 @@ import numpy as np
 
 from minigrad.kernels import activation as kernels
 from minigrad.nn.module import Module, is_grad_enabled
-from minigrad.nn.validation import check_float_input, check_grad_shape
+from minigrad.nn.validation import (
+    check_bool,
+    check_float_input,
+    check_grad_shape,
+    check_int,
+    normalized_dim,
+)
 
 
 class _Elementwise(Module):
@@ -28,6 +34,16 @@ class _Elementwise(Module):
 
 
 class ReLU(_Elementwise):
+    """max(x, 0). ``inplace`` is accepted as in torch (and shown in the repr, as
+    torchvision's ResNets print ``ReLU(inplace=True)``), but the output is always a new
+    array: without torch's version counters, overwriting an input that another layer keeps
+    for its backward would go unnoticed.
+    """
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = check_bool("ReLU", "inplace", inplace)
+
     def forward(self, x):
         y = np.maximum(self._check(x), 0)
         if is_grad_enabled():
@@ -36,6 +52,9 @@ class ReLU(_Elementwise):
 
     def _backward(self, dy, positive):
         return dy * positive
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(_Elementwise):
@@ -141,7 +160,12 @@ class Softmax(_Elementwise):
 
     def __init__(self, dim: int = -1):
         super().__init__()
-        self.dim = dim
+        self.dim = check_int(type(self).__name__, "dim", dim)
+
+    def _check(self, x):
+        super()._check(x)
+        normalized_dim(self, "dim", self.dim, max(x.ndim, 1))
+        return x
 
     def forward(self, x):
         y = np.exp(log_softmax(self._check(x), self.dim))

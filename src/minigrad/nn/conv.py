@@ -10,9 +10,11 @@ from minigrad.nn import conv_winograd as winograd
 from minigrad.nn import init
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
 from minigrad.nn.validation import (
+    check_bool,
     check_dtype_matches,
     check_float_input,
     check_grad_shape,
+    check_int,
     describe,
     pair,
 )
@@ -52,8 +54,8 @@ class Conv2d(Module):
         super().__init__()
         if algorithm not in ALGORITHMS:
             raise ValueError(f"Conv2d algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
+        self.in_channels = check_int("Conv2d", "in_channels", in_channels, minimum=1)
+        self.out_channels = check_int("Conv2d", "out_channels", out_channels, minimum=1)
         self.kernel_size = pair(kernel_size, "Conv2d kernel_size")
         self.stride = pair(stride, "Conv2d stride")
         self.padding = pair(padding, "Conv2d padding")
@@ -71,6 +73,7 @@ class Conv2d(Module):
         dt = as_float_dtype(dtype)
         self.weight = Parameter(
             np.empty((self.out_channels, self.in_channels) + self.kernel_size, dtype=dt))
+        bias = check_bool("Conv2d", "bias", bias)
         self.bias = Parameter(np.empty(self.out_channels, dtype=dt)) if bias else None
         self.reset_parameters(generator)
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from minigrad.kernels import dropout as kernels
 from minigrad.nn.module import Module
-from minigrad.nn.validation import check_float_input, check_grad_shape
+from minigrad.nn.validation import check_bool, check_float_input, check_grad_shape, check_number
 
 
 class Dropout(Module):
@@ -14,13 +14,19 @@ class Dropout(Module):
 
     Identity in eval mode. The mask is drawn from ``generator`` (a numpy Generator); the
     Trainer replaces it with its own via ``model.set_generator`` so one seed drives a run.
+    ``inplace`` is accepted as in torch (and shown in the repr), but the output is always a
+    new array: without torch's version counters, overwriting an input that another layer
+    keeps for its backward would go unnoticed.
     """
 
-    def __init__(self, p: float = 0.5, *, generator: np.random.Generator | None = None):
+    def __init__(self, p: float = 0.5, inplace: bool = False, *,
+                 generator: np.random.Generator | None = None):
         super().__init__()
+        p = check_number("Dropout", "p", p)
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout probability must be between 0 and 1, got {p}")
-        self.p = float(p)
+        self.p = p
+        self.inplace = check_bool("Dropout", "inplace", inplace)
         self.generator = np.random.default_rng() if generator is None else generator
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -46,4 +52,4 @@ class Dropout(Module):
         return dy.copy() if mask is None else dy * mask
 
     def extra_repr(self) -> str:
-        return f"p={self.p}, inplace=False"
+        return f"p={self.p}, inplace={self.inplace}"

@@ -6,7 +6,15 @@ import numpy as np
 
 from minigrad.nn import init
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
-from minigrad.nn.validation import check_dtype_matches, check_float_input, check_grad_shape
+from minigrad.nn.validation import (
+    check_bool,
+    check_dtype_matches,
+    check_float_input,
+    check_grad_shape,
+    check_int,
+    describe,
+    normalized_dim,
+)
 
 
 class Linear(Module):
@@ -19,10 +27,11 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  dtype=DEFAULT_DTYPE, generator: np.random.Generator | None = None):
         super().__init__()
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = check_int("Linear", "in_features", in_features, minimum=1)
+        self.out_features = check_int("Linear", "out_features", out_features, minimum=1)
         dt = as_float_dtype(dtype)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
+        bias = check_bool("Linear", "bias", bias)
         self.bias = Parameter(np.empty(self.out_features, dtype=dt)) if bias else None
         self.reset_parameters(generator)
 
@@ -58,17 +67,24 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """Flattens dims ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W) by default."""
+    """Flattens dims ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W) by default.
+
+    As in torch, a dim outside [-ndim, ndim) or a start after the end is an error (never
+    wrapped around).
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
+        self.start_dim = check_int("Flatten", "start_dim", start_dim)
+        self.end_dim = check_int("Flatten", "end_dim", end_dim)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_input(self, x, tuple(range(1, 9)), "an array")
-        start = self.start_dim % x.ndim
-        end = self.end_dim % x.ndim
+        start = normalized_dim(self, "start_dim", self.start_dim, x.ndim)
+        end = normalized_dim(self, "end_dim", self.end_dim, x.ndim)
+        if start > end:
+            raise ValueError(f"{describe(self)}: start_dim must not come after end_dim, got "
+                             f"dims {start} and {end} of a {x.ndim}-D input")
         y = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
         self.save_for_backward(x.shape, y.shape)
         return y

@@ -6,7 +6,7 @@ import numpy as np
 
 from minigrad.nn.activation import log_softmax
 from minigrad.nn.module import Module, is_grad_enabled
-from minigrad.nn.validation import check_float_input, describe
+from minigrad.nn.validation import check_float_input, check_number, describe
 
 REDUCTIONS = ("mean", "sum")
 
@@ -35,9 +35,8 @@ class CrossEntropyLoss(_Loss):
 
     def __init__(self, label_smoothing: float = 0.0, reduction: str = "mean"):
         super().__init__(reduction)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = check_number("CrossEntropyLoss", "label_smoothing",
+                                            label_smoothing, low=0.0, high=1.0)
 
     def forward(self, logits: np.ndarray, target: np.ndarray) -> float:
         check_float_input(self, logits, (2,), "(N, C) logits")

@@ -6,12 +6,16 @@ import numpy as np
 
 from minigrad.kernels import pooling as kernels
 from minigrad.nn.module import Module
-from minigrad.nn.validation import check_float_input, check_grad_shape, describe, pair
+from minigrad.nn.validation import check_bool, check_float_input, check_grad_shape, describe, pair
 
 
 class _Pool2d(Module):
+    """``kernel_size``, ``stride`` and ``padding`` are pairs; the repr shows them as given,
+    as torch's does (``kernel_size=2``)."""
+
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        self._given = (kernel_size, kernel_size if stride is None else stride, padding)
         self.kernel_size = pair(kernel_size, f"{type(self).__name__} kernel_size")
         self.stride = self.kernel_size if stride is None else pair(
             stride, f"{type(self).__name__} stride")
@@ -38,7 +42,11 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """Max over k x k windows (stride defaults to kernel_size); padding counts as -inf."""
+    """Max over k x k windows (stride defaults to kernel_size); padding counts as -inf.
+
+    torch's ``dilation`` and ``ceil_mode`` are not supported: the repr states their values
+    here (1 and False), as torch's repr does.
+    """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         out_shape = self._output_shape(x)
@@ -59,8 +67,9 @@ class MaxPool2d(_Pool2d):
         return dx
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}")
+        kernel_size, stride, padding = self._given
+        return (f"kernel_size={kernel_size}, stride={stride}, padding={padding}, dilation=1, "
+                "ceil_mode=False")
 
 
 class AvgPool2d(_Pool2d):
@@ -68,7 +77,7 @@ class AvgPool2d(_Pool2d):
 
     def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
         super().__init__(kernel_size, stride, padding)
-        self.count_include_pad = bool(count_include_pad)
+        self.count_include_pad = check_bool("AvgPool2d", "count_include_pad", count_include_pad)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         y = np.empty(self._output_shape(x), dtype=x.dtype)
@@ -84,8 +93,8 @@ class AvgPool2d(_Pool2d):
         return dx
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}")
+        kernel_size, stride, padding = self._given
+        return f"kernel_size={kernel_size}, stride={stride}, padding={padding}"
 
 
 class AdaptiveAvgPool2d(Module):
@@ -93,6 +102,7 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size):
         super().__init__()
+        self._given = output_size
         self.output_size = pair(output_size, "AdaptiveAvgPool2d output_size")
         if min(self.output_size) < 1:
             raise ValueError(f"AdaptiveAvgPool2d output_size must be >= 1, got {output_size}")
@@ -118,4 +128,4 @@ class AdaptiveAvgPool2d(Module):
         return dx
 
     def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+        return f"output_size={self._given}"
