@@ -230,6 +230,9 @@ def test_eval_forwards_keep_only_the_latest_call_and_no_grad_keeps_nothing():
     assert max(count for name, count in pending.items() if name != "0.relu") == 1
     model.backward(np.ones((2, 3), np.float32))
     assert not any(m.pending_forwards() for m in model.modules())
+    for _ in range(10):  # forward called directly, outside any call: each is its own call
+        model[2].forward(np.ones((2, 18), np.float32))
+    assert model[2].pending_forwards() == 1
     model.train()
     with no_grad():
         for _ in range(10):

@@ -211,8 +211,9 @@ class Module:
             return
         saved = self._saved
         if not self.training:
-            call = getattr(_state, "calls", 0)
-            if self._eval_call != call:
+            # A forward called directly (m.forward(x), outside any call) is its own call
+            call = _state.calls if getattr(_state, "in_call", False) else None
+            if call is None or self._eval_call != call:
                 if saved:
                     saved.clear()
                     object.__setattr__(self, "_discarded", "a later eval-mode forward")
