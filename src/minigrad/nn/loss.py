@@ -95,33 +95,46 @@ class CrossEntropyLoss(_Loss):
     def forward(self, logits: np.ndarray, target: np.ndarray):
         check_float_input(self, logits, (2,), "(N, C) logits")
         n, classes = logits.shape
-        kept = self._check_target(logits, target) != self.ignore_index  # (N,)
-        target = np.where(kept, target, 0)  # ignored rows index class 0, with weight 0
+        kept, every = self._check_target(logits, target)
+        if not every:
+            target = np.where(kept, target, 0)  # ignored rows index class 0, with weight 0
         weight = self._weight(classes, logits.dtype)
+        # Each sample's weight, 0 where ignored; None when all are 1 (the common case)
+        w_t = None if weight is None and every else kept.astype(logits.dtype) \
+            if weight is None else np.where(kept, weight[target], 0).astype(logits.dtype)
         log_probs = log_softmax(logits, axis=1)
         rows = np.arange(n)
-        # w_t: each sample's weight, 0 where ignored
-        w_t = kept.astype(logits.dtype) if weight is None else \
-            np.where(kept, weight[target], 0).astype(logits.dtype, copy=False)
+        losses = -log_probs[rows, target]
+        if w_t is not None:
+            losses *= w_t
         eps = self.label_smoothing
-        losses = -log_probs[rows, target] * w_t
         if eps:
             smooth = -(log_probs.sum(axis=1) if weight is None else log_probs @ weight)
-            losses = (1 - eps) * losses + (eps / classes) * np.where(kept, smooth, 0)
+            if not every:
+                smooth[~kept] = 0
+            losses = (1 - eps) * losses + (eps / classes) * smooth
         slope = self._slope(log_probs, rows, target, kept, w_t, weight) \
             if is_grad_enabled() else None
-        return self._reduce(losses, slope, total=w_t.sum())
+        return self._reduce(losses, slope, total=n if w_t is None else w_t.sum())
 
     def _slope(self, log_probs, rows, target, kept, w_t, weight):
         """d losses[n] / d logits[n]: (1 - eps) w_t (p - onehot) + eps/C (sum(w) p - w)."""
         eps, classes = self.label_smoothing, log_probs.shape[1]
         p = np.exp(log_probs)
-        slope = p * ((1 - eps) * w_t)[:, None]
-        slope[rows, target] -= (1 - eps) * w_t
+        smooth = None
         if eps:
             smooth = eps * p - eps / classes if weight is None else \
                 (eps / classes) * (weight.sum() * p - weight)
-            slope += np.where(kept[:, None], smooth, 0)
+            smooth[~kept] = 0
+        step = 1 - eps if w_t is None else (1 - eps) * w_t  # a number or (N,)
+        slope = p  # scaled in place: p is not needed any more
+        if w_t is not None:
+            slope *= step[:, None]
+        elif eps:
+            slope *= step
+        slope[rows, target] -= step
+        if smooth is not None:
+            slope += smooth
         return slope
 
     def _weight(self, classes: int, dtype) -> np.ndarray | None:
@@ -132,19 +145,23 @@ class CrossEntropyLoss(_Loss):
                              f"logits have {classes} classes")
         return self.weight.astype(dtype, copy=False)
 
-    def _check_target(self, logits, target):
+    def _check_target(self, logits, target) -> tuple[np.ndarray, bool]:
+        """Checks the targets; returns which ones count (not ``ignore_index``) and whether
+        all do."""
         if not isinstance(target, np.ndarray) or not np.issubdtype(target.dtype, np.integer):
             got = target.dtype if isinstance(target, np.ndarray) else type(target).__name__
             raise TypeError(f"{describe(self)} expects integer class targets, got {got}")
         if target.shape != (logits.shape[0],):
             raise ValueError(f"{describe(self)} expected targets of shape ({logits.shape[0]},) "
                              f"for logits of shape {logits.shape}, got {target.shape}")
-        scored = target[target != self.ignore_index]
+        kept = target != self.ignore_index
+        every = bool(kept.all())
+        scored = target if every else target[kept]
         if scored.size and (scored.min() < 0 or scored.max() >= logits.shape[1]):
             raise ValueError(f"{describe(self)}: targets must lie in [0, {logits.shape[1]}), "
                              f"got values from {scored.min()} to {scored.max()} (targets "
                              f"equal to ignore_index={self.ignore_index} are skipped)")
-        return target
+        return kept, every
 
     def extra_repr(self) -> str:
         return f"label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
