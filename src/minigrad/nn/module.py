@@ -15,38 +15,18 @@ same names PyTorch uses, so ``state_dict()`` keys equal those of the torch twin.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from minigrad.nn.grad_mode import current_call, in_call, is_grad_enabled, no_grad, outermost_call
+
+__all__ = ["DEFAULT_DTYPE", "FLOAT_DTYPES", "Module", "Parameter", "as_float_dtype",
+           "is_grad_enabled", "no_grad"]
+
 DEFAULT_DTYPE = np.float32
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-# Per thread: whether forwards keep contexts, whether a module call is in progress, and a
-# count of outermost calls (``model(x)`` from user code), which bounds eval-mode contexts.
-_state = threading.local()
-
-
-def is_grad_enabled() -> bool:
-    """False inside ``no_grad()``: forwards then keep nothing for a backward."""
-    return getattr(_state, "grad_enabled", True)
-
-
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Forwards inside this block keep no context (inference; no backward possible).
-
-    Like ``torch.no_grad()``: memory use is that of the forward alone. Per thread.
-    """
-    previous = is_grad_enabled()
-    _state.grad_enabled = False
-    try:
-        yield
-    finally:
-        _state.grad_enabled = previous
 
 
 def as_float_dtype(dtype) -> np.dtype:
@@ -176,20 +156,18 @@ class Module:
 
     # -- forward / backward -----------------------------------------------------
     def __call__(self, *args, **kwargs):
-        if getattr(_state, "in_call", False):
+        if in_call():
             return self.forward(*args, **kwargs)
         # The outermost call (user code's model(x)): numbered, so that eval mode can keep
-        # the contexts of the latest one only; if it fails, the contexts its submodules
-        # pushed before the error are dropped, so that no later backward can match them.
-        _state.in_call = True
-        _state.calls = getattr(_state, "calls", 0) + 1
-        try:
-            return self.forward(*args, **kwargs)
-        except BaseException:
-            self.clear_saved()
-            raise
-        finally:
-            _state.in_call = False
+        # the contexts of the latest one only. If it fails, every pending context of the
+        # module's tree is dropped: those pushed before the error must not be matched by a
+        # later backward, and no record says which ones they were.
+        with outermost_call():
+            try:
+                return self.forward(*args, **kwargs)
+            except BaseException:
+                self.clear_saved()
+                raise
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
@@ -212,7 +190,7 @@ class Module:
         saved = self._saved
         if not self.training:
             # A forward called directly (m.forward(x), outside any call) is its own call
-            call = _state.calls if getattr(_state, "in_call", False) else None
+            call = current_call()
             if call is None or self._eval_call != call:
                 if saved:
                     saved.clear()
