@@ -73,6 +73,16 @@ def test_custom_layer_example_passes_its_gradcheck_and_trains():
     assert last_mse < 0.05
 
 
+def test_residual_block_example_passes_its_gradchecks_and_its_loss_falls():
+    result = run_example("examples/residual_block.py", "--epochs", "2")
+    assert result.returncode == 0, result.stderr
+    assert "gradcheck passed (train mode)" in result.stdout
+    assert "gradcheck passed (eval mode)" in result.stdout
+    first, last = result.stdout.split("train loss ")[1].split(",")[0].split(" -> ")
+    assert float(last) < 0.7 * float(first)
+    assert float(result.stdout.split("best validation accuracy ")[1]) > 0.8  # chance: 1/3
+
+
 @pytest.mark.parametrize("bad", [["--subset", "5"], ["--resume"]])
 def test_mnist_example_rejects_bad_arguments(bad):
     result = run_example("examples/mnist.py", *bad)

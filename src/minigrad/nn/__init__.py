@@ -3,6 +3,7 @@
 from minigrad.nn import init, utils
 from minigrad.nn.activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minigrad.nn.classification_loss import BCEWithLogitsLoss, NLLLoss
+from minigrad.nn.container import ModuleDict, ModuleList, Sequential
 from minigrad.nn.conv import Conv2d
 from minigrad.nn.conv_transpose import ConvTranspose2d
 from minigrad.nn.dropout import Dropout
@@ -11,7 +12,7 @@ from minigrad.nn.embedding import Embedding
 from minigrad.nn.layer_norm import GroupNorm, LayerNorm
 from minigrad.nn.linear import Flatten, Identity, Linear
 from minigrad.nn.loss import CrossEntropyLoss, MSELoss
-from minigrad.nn.module import Module, Parameter, Sequential
+from minigrad.nn.module import Module, Parameter
 from minigrad.nn.normalization import BatchNorm1d, BatchNorm2d
 from minigrad.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minigrad.nn.rectifiers import ELU, LeakyReLU, SiLU
@@ -22,7 +23,7 @@ __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
     "Conv2d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "ELU", "Embedding",
     "Flatten", "GELU", "GroupNorm", "HuberLoss", "Identity", "L1Loss", "LayerNorm", "LeakyReLU",
-    "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "NLLLoss", "Parameter", "ReLU",
-    "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Tanh", "Upsample", "init",
-    "utils",
+    "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList",
+    "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax",
+    "Tanh", "Upsample", "init", "utils",
 ]
