@@ -101,5 +101,5 @@ def test_embedding_errors_name_layer_expected_and_got():
     layer(np.array([[1, 2]]))
     with pytest.raises(ValueError, match=r"backward expected a gradient of shape \(1, 2, 2\)"):
         layer.backward(np.zeros((2, 2), np.float32))
-    with pytest.raises(RuntimeError, match="no forward left to match"):
+    with pytest.raises(RuntimeError, match="no forward of this module is left to match"):
         layer.backward(np.zeros((1, 2, 2), np.float32))

@@ -135,5 +135,5 @@ def test_group_norm_errors_name_layer_expected_and_got():
         layer(np.zeros((2, 4, 3), np.float32))
     with pytest.raises(ValueError, match=r"\(N, 6, \*\), got input of shape \(6,\)"):
         layer(np.zeros(6, np.float32))
-    with pytest.raises(RuntimeError, match="no forward left to match"):
+    with pytest.raises(RuntimeError, match="no forward of this module is left to match"):
         layer.backward(np.zeros((2, 6), np.float32))

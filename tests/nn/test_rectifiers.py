@@ -91,5 +91,5 @@ def test_rectifier_errors_name_the_layer():
     with pytest.raises(ValueError, match=r"ELU\(alpha=1.0\): backward expected a gradient of "
                                          r"shape \(2, 3\).*got \(3, 2\)"):
         layer.backward(np.zeros((3, 2)))
-    with pytest.raises(RuntimeError, match="no forward left to match"):
+    with pytest.raises(RuntimeError, match="no forward of this module is left to match"):
         nn.SiLU().backward(np.zeros(3))
