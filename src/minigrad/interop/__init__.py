@@ -6,6 +6,7 @@ without running their code. ``to_onnx`` (needs the ``onnx`` package: ``pip insta
 state_dict with the ``safetensors`` package. docs/interop.md shows each round trip.
 """
 
+from minigrad.interop.onnx_export import OnnxExportError, to_onnx
 from minigrad.interop.torch_load import TorchFileError, load_torch_state_dict
 
-__all__ = ["TorchFileError", "load_torch_state_dict"]
+__all__ = ["OnnxExportError", "TorchFileError", "load_torch_state_dict", "to_onnx"]
