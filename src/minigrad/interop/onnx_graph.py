@@ -161,7 +161,7 @@ class OnnxGraph:
 
     def _add_initializer(self, name: str, array: np.ndarray) -> str:
         self._names.add(name)
-        self.initializers[name] = numpy_helper.from_array(np.ascontiguousarray(array), name)
+        self.initializers[name] = numpy_helper.from_array(np.array(array, order="C"), name)
         return name
 
     def _infer_shapes(self) -> None:

@@ -179,7 +179,7 @@ def load_torch_state_dict(path: str | os.PathLike) -> OrderedDict[str, np.ndarra
     lacks and which becomes float32 exactly. Shape, strides and storage offset are honoured:
     a transposed or sliced tensor comes back as the same (non-contiguous) numpy view of its
     storage, and tensors that shared a storage in torch share memory here (as with
-    ``torch.load``); ``np.ascontiguousarray`` gives an independent compact copy.
+    ``torch.load``); ``array.copy()`` gives an independent C-ordered copy.
 
     Args:
         path: a file in torch's zip format (the default since torch 1.6).
