@@ -10,7 +10,7 @@ default, and reports the CPU, its vector ISA and the kernel threadpoolctl sees.
 
 Usage::
 
-    python benchmarks/bench_onnx_inference.py [--threads 2] [--rounds 5] [--repeats 10]
+    python benchmarks/bench_onnx_inference.py [--threads 2] [--rounds 5] [--repeats 5] [--seed-batch 512] [--vgg-batch 16]
 """
 
 from __future__ import annotations
@@ -86,9 +86,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed-batch", type=int, default=512)
-    parser.add_argument("--vgg-batch", type=int, default=64)
+    parser.add_argument("--vgg-batch", type=int, default=16)
     args = parser.parse_args()
     reexec_without_tuning_variables()
 
