@@ -10,7 +10,8 @@ default, and reports the CPU, its vector ISA and the kernel threadpoolctl sees.
 
 Usage::
 
-    python benchmarks/bench_onnx_inference.py [--threads 2] [--rounds 5] [--repeats 5] [--seed-batch 512] [--vgg-batch 16]
+    python benchmarks/bench_onnx_inference.py [--threads 2] [--rounds 5] [--repeats 5]
+        [--seed-batch 512] [--vgg-batch 16]
 """
 
 from __future__ import annotations
