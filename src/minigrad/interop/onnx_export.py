@@ -58,6 +58,7 @@ def to_onnx(model: Module, path: str | os.PathLike, input_shape: tuple[int, ...]
     from minigrad.interop.onnx_graph import OnnxGraph
 
     opset = _check_arguments(model, input_shape, opset, onnx.defs.onnx_opset_version())
+    input_shape = tuple(int(d) for d in input_shape)
     dtype = _model_dtype(model)
     expected = _eval_output_shape(model, input_shape, dtype)
     batch = BATCH_DIM if dynamic_batch else input_shape[0]
@@ -106,7 +107,7 @@ def _eval_output_shape(model: Module, input_shape, dtype) -> tuple[int, ...]:
         module.training = False
     try:
         with no_grad():
-            return model(np.zeros(tuple(int(d) for d in input_shape), dtype)).shape
+            return model(np.zeros(input_shape, dtype)).shape
     finally:
         for module, training in modes:
             module.training = training

@@ -178,18 +178,19 @@ def _softmax(graph, softmax, x):
 def _gelu(graph, gelu, x):
     if graph.opset >= 20:
         return graph.add_node("Gelu", [x], approximate=gelu.approximate)
+    # (0.5 x) (1 + erf(x / sqrt 2)) or (0.5 x) (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); the
+    # erf form written as the pattern onnxruntime fuses back into its Gelu kernel (x / sqrt 2,
+    # not x * sqrt(1/2), and 0.5 x first)
     if gelu.approximate == "tanh":
-        # tanh(sqrt(2/pi) (x + 0.044715 x^3))
-        cube = graph.add_node("Mul", [graph.add_node("Mul", [x, x]), x])
+        cube = graph.add_node("Pow", [x, graph.constant(3.0, "three")])
         cubic = graph.add_node("Mul", [cube, graph.constant(activation_kernels.TANH_CUBIC,
                                                             "cubic")])
         inner = graph.add_node("Mul", [graph.add_node("Add", [x, cubic]), graph.constant(
             activation_kernels.TANH_SCALE, "scale")])
         shape = graph.add_node("Tanh", [inner])
     else:
-        shape = graph.add_node("Erf", [graph.add_node("Mul", [x, graph.constant(
-            math.sqrt(0.5), "sqrt_half")])])
-    # 0.5 x (1 + erf(x / sqrt 2)), or with the tanh above in place of erf
+        shape = graph.add_node("Erf", [graph.add_node("Div", [x, graph.constant(
+            math.sqrt(2.0), "sqrt_2")])])
     half_x = graph.add_node("Mul", [x, graph.constant(0.5, "half")])
     return graph.add_node("Mul", [half_x, graph.add_node("Add", [shape, graph.constant(
         1.0, "one")])])
