@@ -117,6 +117,17 @@ def test_vgg_state_dict_with_batchnorm_buffers_loads_exactly(tmp_path):
     assert_close("vgg logits", ours(x), expected, np.float32)
 
 
+def test_a_torchvision_resnet18_state_dict_reads_back_exactly(tmp_path):
+    _torch()
+    torchvision = pytest.importorskip("torchvision")
+    state = torchvision.models.resnet18().state_dict()
+    loaded = load_torch_state_dict(_save(tmp_path, state))
+    assert list(loaded) == list(state) and len(loaded) == 122
+    for key, value in state.items():
+        assert loaded[key].dtype == value.numpy().dtype, key
+        np.testing.assert_array_equal(loaded[key], value.numpy(), err_msg=key)
+
+
 def test_the_helpers_archives_are_what_torch_itself_reads(tmp_path):
     torch = _torch()
     arrays = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "n": np.array(7, np.int64)}
