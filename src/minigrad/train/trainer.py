@@ -23,16 +23,11 @@ import numpy as np
 
 from minigrad import checkpoint
 from minigrad.nn.module import Module
-from minigrad.optim.lr_scheduler import ReduceLROnPlateau
-from minigrad.train.callbacks import (
-    Callback,
-    EarlyStopping,
-    ModelCheckpoint,
-    expected_mode,
-    monitored_value,
-)
 from minigrad.train.history import History
+from minigrad.train.hooks import Callback, MonitorCallback
+from minigrad.train.monitor import Monitor
 from minigrad.train.progress import EpochBar, stdout_is_terminal, summary_line
+from minigrad.train.scheduling import SchedulerStep
 
 
 class Trainer:
@@ -43,14 +38,16 @@ class Trainer:
         loss_fn: callable ``loss_fn(outputs, targets) -> float`` (mean over the batch) with
             ``loss_fn.backward()`` returning dL/doutputs, e.g. ``nn.CrossEntropyLoss()``.
         optimizer: a ``minigrad.optim`` optimizer over ``model.parameters()``.
-        scheduler: optional lr scheduler, stepped once per epoch after validation. A
+        scheduler: optional lr scheduler, stepped once per epoch after validation through
+            a ``SchedulerStep`` callback that runs before the others. A
             ``ReduceLROnPlateau`` is stepped with the metric ``scheduler_monitor``.
         callbacks: ``Callback`` instances, called in order.
         seed: seed of the Trainer's Generator (shuffling, dropout, augmentation).
         scheduler_monitor: metric a ``ReduceLROnPlateau`` is stepped with. Default: the
-            monitor of the first EarlyStopping, else of the first ModelCheckpoint, else
-            ``"val_loss"`` (``"train_loss"`` without a validation loader). A plateau ``mode``
-            contradicting the metric (``"max"`` for a loss) is a ValueError.
+            run's monitor (``trainer.monitor``: that of the first EarlyStopping, else of the
+            first ModelCheckpoint, else ``"val_loss"``, ``"train_loss"`` without a
+            validation loader; see ``MonitorCallback``). A plateau ``mode`` contradicting the
+            metric (``"max"`` for a loss) is a ValueError.
 
     Warns:
         UserWarning: if an EarlyStopping's patience <= a ReduceLROnPlateau's patience: the
@@ -68,7 +65,7 @@ class Trainer:
         seed: int | None = 0,
         scheduler_monitor: str | None = None,
     ) -> None:
-        _check_parts(model, loss_fn, optimizer, scheduler)
+        _check_parts(model, loss_fn, optimizer)
         self.callbacks = list(callbacks)
         for index, callback in enumerate(self.callbacks):
             if not isinstance(callback, Callback):
@@ -81,59 +78,59 @@ class Trainer:
         self.model = model
         self.loss_fn = loss_fn
         self.optimizer = optimizer
-        self.scheduler = scheduler
-        self.seed = seed
         self.scheduler_monitor = scheduler_monitor
+        self.scheduler = scheduler
+        if self._scheduler_step is not None:
+            self._scheduler_step.warn_if_stopped_first(self.callbacks, stacklevel=2)
+        self.seed = seed
         self.generator = np.random.default_rng(seed)
         self.history = History()
+        self.monitor: Monitor | None = None  # the run's, chosen when fit starts
+        self._best_keeper: MonitorCallback | None = None
         self.epoch = 0  # completed epochs
         self.has_validation = False
         self.stop_training = False
         self._stop_reason: str | None = None
-        self._warn_if_plateau_cannot_act()
 
-    # -- monitors ---------------------------------------------------------------------
-    def _first(self, kind: type) -> Callback | None:
-        return next((c for c in self.callbacks if isinstance(c, kind)), None)
+    @property
+    def scheduler(self):
+        """The lr scheduler (or None), stepped through a ``SchedulerStep``."""
+        return None if self._scheduler_step is None else self._scheduler_step.scheduler
 
-    def _run_monitor(self) -> tuple[str, str]:
-        """(metric, mode) the run's ``best_epoch`` refers to (see the class docstring)."""
-        for kind in (EarlyStopping, ModelCheckpoint):
-            callback = self._first(kind)
-            if callback is not None:
-                return callback.monitor, callback.mode
-        return ("val_loss" if self.has_validation else "train_loss"), "min"
+    @scheduler.setter
+    def scheduler(self, scheduler) -> None:
+        if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+            raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
+        self._scheduler_step = (
+            None if scheduler is None else SchedulerStep(scheduler, self.scheduler_monitor)
+        )
 
-    def _resolve_scheduler_monitor(self) -> str | None:
-        if not isinstance(self.scheduler, ReduceLROnPlateau):
-            return None
-        metric = self.scheduler_monitor or self._run_monitor()[0]
-        natural = expected_mode(metric)
-        if natural is not None and natural != self.scheduler.mode:
-            raise ValueError(
-                f"ReduceLROnPlateau has mode={self.scheduler.mode!r} but is stepped with "
-                f"{metric!r}, which improves in mode {natural!r}; pass scheduler_monitor= or "
-                f"build the scheduler with mode={natural!r}"
-            )
-        if metric.startswith("val_") and not self.has_validation:
-            raise ValueError(
-                f"ReduceLROnPlateau is stepped with {metric!r} but fit() got no val_loader"
-            )
-        return metric
+    @property
+    def _hooks(self) -> list[Callback]:
+        """What is called at each hook: the scheduler's step first, then the callbacks."""
+        steps = [] if self._scheduler_step is None else [self._scheduler_step]
+        return [*steps, *self.callbacks]
 
-    def _warn_if_plateau_cannot_act(self) -> None:
-        stopper = self._first(EarlyStopping)
-        if stopper is None or not isinstance(self.scheduler, ReduceLROnPlateau):
-            return
-        if stopper.patience <= self.scheduler.patience:
-            warnings.warn(
-                f"EarlyStopping patience ({stopper.patience}) <= ReduceLROnPlateau patience "
-                f"({self.scheduler.patience}): training stops after {stopper.patience} epochs "
-                f"without improvement, but the plateau scheduler only reduces the lr after "
-                f"{self.scheduler.patience + 1}, so the lr will never be reduced",
-                UserWarning,
-                stacklevel=3,
-            )
+    # -- the run's monitor -------------------------------------------------------------
+    def _choose_monitor(self) -> tuple[Monitor, MonitorCallback | None]:
+        """The run's monitor, and the callback whose ``best_epoch`` is the run's (if any).
+
+        See ``MonitorCallback``: the first one that stops the run, else the first one.
+        """
+        judges = [c for c in self.callbacks if isinstance(c, MonitorCallback)]
+        stopper = next((c for c in judges if c.patience is not None), None)
+        chosen = stopper or next(iter(judges), None)
+        if chosen is not None:
+            return chosen.criterion, stopper
+        return Monitor("val_loss" if self.has_validation else "train_loss", "min"), None
+
+    def weights(self) -> dict:
+        """A copy of the model's weights (``state_dict`` copies), safe to keep."""
+        return self.model.state_dict()
+
+    def load_weights(self, weights: Mapping) -> None:
+        """Loads weights taken by ``weights()`` back into the model."""
+        self.model.load_state_dict(weights)
 
     # -- fit --------------------------------------------------------------------------
     def fit(
@@ -180,7 +177,7 @@ class Trainer:
         show_bar = verbose and (stdout_is_terminal() if progress is None else bool(progress))
         while self.epoch < epochs and not self.stop_training:
             self._run_epoch(self.epoch + 1, epochs, train_loader, val_loader, verbose, show_bar)
-        for callback in self.callbacks:
+        for callback in self._hooks:
             callback.on_train_end(self)
         if verbose and self.history.stop_reason:
             print(f"stopped at epoch {self.history.stopped_epoch}: {self.history.stop_reason}")
@@ -197,12 +194,12 @@ class Trainer:
                 loader.generator = self.generator
         self.model.set_generator(self.generator)
         self.has_validation = val_loader is not None
-        self.history = History(*self._run_monitor())
+        self.monitor, self._best_keeper = self._choose_monitor()
+        self.history = History(self.monitor.metric, self.monitor.mode)
         self.epoch = 0
         self.stop_training = False
         self._stop_reason = None
-        self._plateau_metric = self._resolve_scheduler_monitor()
-        for callback in self.callbacks:
+        for callback in self._hooks:
             callback.on_train_begin(self)
 
     def stop(self, reason: str) -> None:
@@ -212,7 +209,7 @@ class Trainer:
 
     def _run_epoch(self, epoch, epochs, train_loader, val_loader, verbose, show_bar) -> None:
         started = time.perf_counter()
-        for callback in self.callbacks:
+        for callback in self._hooks:
             callback.on_epoch_begin(self, epoch)
         lr = float(self.optimizer.param_groups[0]["lr"])
         train = self._train_epoch(train_loader, epoch, epochs, lr, show_bar)
@@ -261,25 +258,21 @@ class Trainer:
         self.history.stop_reason = reason
 
     def _end_epoch(self, epoch: int, epochs: int, logs: dict, verbose: bool) -> None:
-        """History row, summary line, scheduler step, then the callbacks' two phases."""
+        """History row, summary line, then the hooks' two phases (the scheduler steps first)."""
         self.epoch = epoch
         self.history.append(logs)
         if verbose:
             print(summary_line(epoch, epochs, logs), flush=True)
-        if self._plateau_metric is not None:
-            self.scheduler.step(monitored_value("ReduceLROnPlateau", self._plateau_metric, logs))
-        elif self.scheduler is not None:
-            self.scheduler.step()
-        for callback in self.callbacks:
+        for callback in self._hooks:
             callback.on_epoch_end(self, epoch, logs)
-        stopper = self._first(EarlyStopping)
+        keeper = self._best_keeper
         self.history.best_epoch = (
-            stopper.best_epoch if stopper is not None else self.history.compute_best_epoch()
+            keeper.best_epoch if keeper is not None else self.history.compute_best_epoch()
         )
         if self.stop_training:
             self.history.stopped_epoch = epoch
             self.history.stop_reason = self._stop_reason
-        for callback in self.callbacks:
+        for callback in self._hooks:
             callback.after_epoch(self, epoch, logs)
 
     # -- evaluate / predict -----------------------------------------------------------
@@ -415,7 +408,7 @@ def _length(loader) -> int | None:
         return None
 
 
-def _check_parts(model, loss_fn, optimizer, scheduler) -> None:
+def _check_parts(model, loss_fn, optimizer) -> None:
     if not isinstance(model, Module):
         raise TypeError(f"model must be a minigrad.nn.Module, got {type(model).__name__}")
     if not callable(loss_fn) or not callable(getattr(loss_fn, "backward", None)):
@@ -429,5 +422,3 @@ def _check_parts(model, loss_fn, optimizer, scheduler) -> None:
                 "optimizer must be a minigrad.optim optimizer (param_groups, zero_grad, step), "
                 f"got {type(optimizer).__name__}"
             )
-    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
-        raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
