@@ -123,19 +123,19 @@ def run_minigrad(session: Session, dataset: str, recipe: Recipe, images) -> dict
     return initial
 
 
-def _torch_result(session: Session, name: str, run, seed: int, started: float, recipe: dict,
-                  device: str) -> None:
-    params = sum(p.numel() for p in run.model.parameters())
-    session.runs.append(results.run_result(name, "torch", seed, params, run.history, run.test,
+def _torch_result(session: Session, name: str, trainer, test: dict, seed: int, started: float,
+                  recipe: dict, device: str) -> None:
+    params = sum(p.numel() for p in trainer.model.parameters())
+    session.runs.append(results.run_result(name, "torch", seed, params, trainer.history, test,
                                            time.perf_counter() - started, recipe, device))
 
 
-def _watch(session: Session, name: str, run) -> None:
+def _watch(session: Session, name: str, trainer) -> None:
     def save(path: Path) -> None:
         with checkpoint.atomic_write(path, "wb") as file:
-            np.savez(file, **run.state_arrays())
+            np.savez(file, **trainer.state_arrays())
 
-    session.active = results.ActiveRun(name, lambda: run.history, save)
+    session.active = results.ActiveRun(name, lambda: trainer.history, save)
 
 
 def run_twin(session: Session, dataset: str, recipe: Recipe, images, initial: dict,
@@ -146,12 +146,11 @@ def run_twin(session: Session, dataset: str, recipe: Recipe, images, initial: di
     session.say(f"\n-- {name} (same initial weights, batches and dropout masks), "
                 f"seed {recipe.seed}")
     started = time.perf_counter()
-    run, generator = torch_train.reference_twin(dataset, recipe, initial)
-    _watch(session, name, run)
     runtime = torch_train.Runtime.for_model(device, fast=False)  # a twin: fp32, default layout
-    torch_train.train_reference_twin(run, generator, dataset, recipe, images, runtime,
-                                     session.verbose)
-    _torch_result(session, name, run, recipe.seed, started, recipe.to_dict(), device)
+    trainer = torch_train.reference_twin(dataset, recipe, initial, runtime)
+    _watch(session, name, trainer)
+    test = torch_train.train_reference_twin(trainer, dataset, recipe, images, session.verbose)
+    _torch_result(session, name, trainer, test, recipe.seed, started, recipe.to_dict(), device)
 
 
 def run_vgg(session: Session, dataset: str, profile: Profile, variant: str, seed: int,
@@ -164,10 +163,10 @@ def run_vgg(session: Session, dataset: str, profile: Profile, variant: str, seed
     session.say(f"\n-- {name}, seed {seed}: {describe(recipe)}")
     started = time.perf_counter()
     runtime = torch_train.Runtime.for_model(device, fast=True)
-    run = torch_train.vgg_run(recipe, runtime)
-    _watch(session, name, run)
-    torch_train.train_vgg(run, recipe, images, runtime, session.verbose)
-    _torch_result(session, name, run, seed, started, recipe.to_dict(), device)
+    trainer = torch_train.vgg_trainer(recipe, runtime)
+    _watch(session, name, trainer)
+    test = torch_train.train_vgg(trainer, recipe, images, session.verbose)
+    _torch_result(session, name, trainer, test, seed, started, recipe.to_dict(), device)
 
 
 def _guarded(session: Session, work) -> dict:

@@ -8,26 +8,25 @@ same way to see the same batches; its Dropout therefore draws its masks from tha
 exactly as minigrad's does (``NumpyMaskDropout``). It starts from the numpy net's initial
 weights. The two runs then differ only in floating-point arithmetic.
 
-Both loops record a ``minigrad.train.History`` with the Trainer's metrics and apply the same
-early-stopping rule (``EarlyStopping.update``: strictly better than the best, patience in
-consecutive epochs); the best epoch's weights are restored and the test set is evaluated
-once with them.
+Both torch models are trained by ``TorchTrainer``, which supplies only the torch batch step
+to minigrad's own epoch loop (``minigrad.train.loop.EpochLoop``, the Trainer's): the same
+History, scheduler stepping, ``EarlyStopping`` and stop reasons, so the comparison can never
+compare two different loops. The best epoch's weights are restored and the test set is
+evaluated once with them.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn as tnn
 
-from minigrad.train import EarlyStopping, History
-from minigrad.train.progress import summary_line
+from minigrad.train import EarlyStopping
+from minigrad.train.loop import EpochLoop
 from minigrad_bench.baselines import BaselineRecipe, baseline_loaders
 from minigrad_bench.models import torch_vgg
 from minigrad_bench.recipes import Recipe, split
@@ -87,115 +86,76 @@ class NumpyMaskDropout(tnn.Module):
         return x * torch.from_numpy(mask).to(x.device)
 
 
-@dataclass
-class TorchRun:
-    """A torch run in progress: what an interrupted run leaves behind is taken from here."""
+class TorchTrainer(EpochLoop):
+    """A torch model trained with cross-entropy by minigrad's own epoch loop.
 
-    model: tnn.Module
-    history: History = field(default_factory=lambda: History("val_acc", "max"))
-    best_state: dict | None = None
-    test: dict | None = None
+    Only the batch step is torch's (``runtime.batch``, the forward under the runtime's
+    autocast, ``F.cross_entropy`` on float32 logits, ``loss.backward()``,
+    ``optimizer.step()``); the epochs, the History, the scheduler step, callbacks such as
+    ``EarlyStopping`` and the stop reasons are ``minigrad.train.loop.EpochLoop``'s, exactly
+    as for ``Trainer``. On the CPU each batch's loss is read at once (the Trainer's NaN
+    rule); on a GPU the sums stay on the device and are read once per epoch.
+
+    Args:
+        model: a ``torch.nn.Module`` on ``runtime.device``.
+        optimizer, scheduler, callbacks, seed, scheduler_monitor: as for ``Trainer``
+            (torch's optimizer and scheduler; a torch ``ReduceLROnPlateau`` is stepped with
+            the monitored metric).
+        runtime: where and how the model computes.
+        label: printed before every line the run prints, e.g. ``"[torch twin] "``.
+    """
+
+    def __init__(self, model: tnn.Module, optimizer, scheduler=None, callbacks=(),
+                 seed: int | None = 0, scheduler_monitor: str | None = None, *,
+                 runtime: Runtime, label: str = "") -> None:
+        super().__init__(model, optimizer, scheduler, callbacks, seed, scheduler_monitor)
+        self.runtime, self.label = runtime, label
+        self._loss: torch.Tensor | None = None
+
+    def _forward(self, xb, yb):
+        xb, yb = self.runtime.batch(xb, yb)
+        with self.runtime.autocast_context():
+            logits = self.model(xb)
+        self._loss = F.cross_entropy(logits.float(), yb)
+        hits = (logits.argmax(1) == yb).sum()
+        if self.runtime.sync_each_batch:
+            return self._loss.item(), int(hits), len(yb)
+        return self._loss.detach().double(), hits, len(yb)
+
+    def _update(self) -> None:
+        self.optimizer.zero_grad()
+        self._loss.backward()
+        self.optimizer.step()
+
+    @contextlib.contextmanager
+    def _evaluating(self):
+        with super()._evaluating(), torch.no_grad():
+            yield
+
+    def _share_generator(self, loaders: list) -> None:
+        """The numpy Generator drives minigrad loaders and ``NumpyMaskDropout``, as the Trainer's
+        drives minigrad's loaders and Dropout; ``TensorBatches`` keep their torch Generator."""
+        for loader in loaders:
+            if isinstance(getattr(loader, "generator", None), np.random.Generator):
+                loader.generator = self.generator
+        for module in self.model.modules():
+            if isinstance(module, NumpyMaskDropout):
+                module.generator = self.generator
+
+    def weights(self) -> dict:
+        """Clones of the model's tensors (torch's ``state_dict`` holds references)."""
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def load_weights(self, weights) -> None:
+        self.model.load_state_dict(weights)
+
+    def _print(self, line: str) -> None:
+        print(f"{self.label}{line}", flush=True)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
         """The model's current weights as numpy arrays, keyed as the minigrad twin's."""
         return {k: v.detach().float().cpu().numpy() if v.is_floating_point() else
                 v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
-
-
-class _Tally:
-    """Sample-weighted mean loss and accuracy, kept on the device when not syncing per batch."""
-
-    def __init__(self, runtime: Runtime):
-        self.sync = runtime.sync_each_batch
-        zero = 0.0 if self.sync else torch.zeros((), dtype=torch.float64, device=runtime.device)
-        self.loss_sum, self.correct, self.seen = zero, zero, 0
-
-    def add(self, loss: torch.Tensor, logits: torch.Tensor, yb: torch.Tensor) -> float | None:
-        """Adds a batch; on CPU returns its loss as a float (for the NaN check)."""
-        n = len(yb)
-        hits = (logits.argmax(1) == yb).sum()
-        self.seen += n
-        if self.sync:
-            value = loss.item()
-            self.loss_sum += value * n
-            self.correct += int(hits)
-            return value
-        self.loss_sum += loss.detach().double() * n
-        self.correct += hits
-        return None
-
-    def means(self) -> dict[str, float]:
-        return {"loss": float(self.loss_sum) / self.seen, "acc": float(self.correct) / self.seen}
-
-
-def train_epoch(model, optimizer, batches, runtime: Runtime) -> dict | str:
-    """One pass in train mode; the metrics, or a sentence if a loss was NaN/inf."""
-    model.train()
-    tally = _Tally(runtime)
-    for number, (xb, yb) in enumerate(batches, 1):
-        xb, yb = runtime.batch(xb, yb)
-        with runtime.autocast_context():
-            logits = model(xb)
-        loss = F.cross_entropy(logits.float(), yb)
-        value = tally.add(loss, logits, yb)
-        if value is not None and not math.isfinite(value):
-            return f"loss is {value} at batch {number}; training stopped before its update"
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    metrics = tally.means()
-    if not math.isfinite(metrics["loss"]):
-        return f"loss is {metrics['loss']} over the epoch"
-    return metrics
-
-
-@torch.no_grad()
-def evaluate(model, batches, runtime: Runtime) -> dict[str, float]:
-    """Mean loss and accuracy in eval mode; the model's mode is restored."""
-    was_training = model.training
-    model.eval()
-    tally = _Tally(runtime)
-    for xb, yb in batches:
-        xb, yb = runtime.batch(xb, yb)
-        with runtime.autocast_context():
-            logits = model(xb)
-        tally.add(F.cross_entropy(logits.float(), yb), logits, yb)
-    model.train(was_training)
-    return tally.means()
-
-
-def fit(run: TorchRun, optimizer, scheduler, train, val, epochs: int, stopper: EarlyStopping,
-        runtime: Runtime, label: str = "", verbose: bool = True) -> History:
-    """The Trainer's epoch: train, validate, record, step the scheduler, early-stop rule."""
-    history = run.history
-    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
-    for epoch in range(1, epochs + 1):
-        started = time.perf_counter()
-        lr = float(optimizer.param_groups[0]["lr"])
-        metrics = train_epoch(run.model, optimizer, train, runtime)
-        if isinstance(metrics, str):
-            history.stopped_epoch, history.stop_reason = epoch, f"epoch {epoch}: {metrics}"
-            break
-        logs = {"train_loss": metrics["loss"], "train_acc": metrics["acc"]}
-        logs.update({f"val_{k}": v for k, v in evaluate(run.model, val, runtime).items()})
-        logs.update(lr=lr, epoch_time=time.perf_counter() - started)
-        history.append(logs)
-        if verbose:
-            print(f"{label}{summary_line(epoch, epochs, logs)}", flush=True)
-        scheduler.step(logs["val_acc"]) if plateau else scheduler.step()
-        if stopper.update(logs["val_acc"], epoch):
-            run.best_state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
-        history.best_epoch = stopper.best_epoch
-        if stopper.stopped_epoch is not None:
-            history.stopped_epoch = epoch
-            history.stop_reason = (
-                f"early stopping: val_acc did not improve by more than {stopper.min_delta} "
-                f"for {stopper.patience} epochs (best {stopper.best:.6g} at epoch "
-                f"{stopper.best_epoch})")
-            break
-    if run.best_state is not None:
-        run.model.load_state_dict(run.best_state)
-    return history
 
 
 def reference_optimizer(model: tnn.Module, recipe: Recipe):
@@ -216,45 +176,52 @@ def reference_scheduler(optimizer, recipe: Recipe):
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.epochs)
 
 
-def reference_twin(dataset: str, recipe: Recipe,
-                   initial_state: dict) -> tuple[TorchRun, np.random.Generator]:
-    """The twin net with the numpy net's initial weights, and the Generator that drives it."""
-    generator = np.random.default_rng(recipe.seed)  # as Trainer(seed=recipe.seed)
+def reference_twin(dataset: str, recipe: Recipe, initial_state: dict,
+                   runtime: Runtime) -> TorchTrainer:
+    """The twin net with the numpy net's initial weights, set up as ``recipes.build_trainer``
+    sets up the numpy net: torch SGD/AdamW, ReduceLROnPlateau/cosine, the same EarlyStopping,
+    a Generator seeded as the Trainer's."""
     model = reference_twin_net(dataset, recipe.dropout)
     model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in initial_state.items()})
     for name, module in model.named_children():
-        if isinstance(module, tnn.Dropout):
-            setattr(model, name, NumpyMaskDropout(module.p, generator))
-    return TorchRun(model), generator
+        if isinstance(module, tnn.Dropout):  # its Generator is handed over when fit starts
+            setattr(model, name, NumpyMaskDropout(module.p, np.random.default_rng(recipe.seed)))
+    model.to(runtime.device)
+    optimizer = reference_optimizer(model, recipe)
+    stopper = EarlyStopping("val_acc", "max", patience=recipe.early_stopping_patience)
+    return TorchTrainer(model, optimizer, reference_scheduler(optimizer, recipe), [stopper],
+                        seed=recipe.seed, scheduler_monitor="val_acc", runtime=runtime,
+                        label="[torch twin] ")
 
 
-def train_reference_twin(run: TorchRun, generator: np.random.Generator, dataset: str,
-                         recipe: Recipe, images, runtime: Runtime,
-                         verbose: bool = True) -> TorchRun:
-    """Trains ``run`` (from ``reference_twin``) as the Trainer trains the numpy net.
+def train_reference_twin(trainer: TorchTrainer, dataset: str, recipe: Recipe, images,
+                         verbose: bool = True) -> dict[str, float]:
+    """Trains the twin (from ``reference_twin``) on the reference recipe's loaders, as the
+    Trainer trains the numpy net; returns its test metrics (best weights restored).
 
     ``images`` is ``(x, y, x_test, y_test)``, uint8 NCHW and int64 labels.
     """
     x, y, x_test, y_test = images
     train, val = reference_loaders(dataset, x, y, recipe)
-    train.generator = val.generator = generator  # what Trainer.fit does with its Generator
-    run.model.to(runtime.device)
-    optimizer = reference_optimizer(run.model, recipe)
-    stopper = EarlyStopping("val_acc", "max", patience=recipe.early_stopping_patience)
-    fit(run, optimizer, reference_scheduler(optimizer, recipe), train, val, recipe.epochs,
-        stopper, runtime, "[torch twin] ", verbose)
-    test = official_test_loader(dataset, x_test, y_test, recipe.batch_size)
-    run.test = evaluate(run.model, test, runtime)
-    return run
+    trainer.fit(train, val, epochs=recipe.epochs, verbose=verbose, progress=False)
+    return trainer.evaluate(official_test_loader(dataset, x_test, y_test, recipe.batch_size))
 
 
-def vgg_run(recipe: BaselineRecipe, runtime: Runtime) -> TorchRun:
-    """The VGG baseline, initialised from torch's RNG seeded with ``recipe.seed``."""
+def vgg_trainer(recipe: BaselineRecipe, runtime: Runtime) -> TorchTrainer:
+    """The VGG baseline, initialised from torch's RNG seeded with ``recipe.seed``, with the
+    reference's torch recipe: AdamW + CosineAnnealingLR(T_max=epochs), best weights kept."""
     with torch.random.fork_rng(devices=[]):  # leaves the caller's torch RNG untouched
         torch.manual_seed(recipe.seed)
         model = torch_vgg(recipe.in_channels, 10, recipe.widths)
     memory_format = torch.channels_last if runtime.channels_last else torch.preserve_format
-    return TorchRun(model.to(runtime.device, memory_format=memory_format))
+    model = model.to(runtime.device, memory_format=memory_format)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr,
+                                  weight_decay=recipe.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.epochs)
+    # Tracks the best epoch only: with patience = epochs it never ends a cosine run early.
+    stopper = EarlyStopping("val_acc", "max", patience=recipe.epochs)
+    return TorchTrainer(model, optimizer, scheduler, [stopper], seed=recipe.seed,
+                        runtime=runtime, label="[torch VGG] ")
 
 
 def vgg_batches(recipe: BaselineRecipe, images, runtime: Runtime, tensor_pipeline: bool):
@@ -276,21 +243,14 @@ def vgg_batches(recipe: BaselineRecipe, images, runtime: Runtime, tensor_pipelin
             on_device(x_test, y_test, batch_size=512))
 
 
-def train_vgg(run: TorchRun, recipe: BaselineRecipe, images, runtime: Runtime,
-              verbose: bool = True, tensor_pipeline: bool | None = None) -> TorchRun:
-    """The reference's torch recipe: AdamW + cosine for ``recipe.epochs``, best weights kept.
+def train_vgg(trainer: TorchTrainer, recipe: BaselineRecipe, images, verbose: bool = True,
+              tensor_pipeline: bool | None = None) -> dict[str, float]:
+    """Trains the VGG (from ``vgg_trainer``) for ``recipe.epochs``; returns its test metrics.
 
     ``tensor_pipeline`` (default: on CUDA) makes and augments batches on the device.
     """
     if tensor_pipeline is None:
-        tensor_pipeline = runtime.device.type == "cuda"
-    train, val, test = vgg_batches(recipe, images, runtime, tensor_pipeline)
-    optimizer = torch.optim.AdamW(run.model.parameters(), lr=recipe.lr,
-                                  weight_decay=recipe.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.epochs)
-    # Tracks the best epoch only: with patience = epochs it never ends a cosine run early.
-    stopper = EarlyStopping("val_acc", "max", patience=recipe.epochs)
-    fit(run, optimizer, scheduler, train, val, recipe.epochs, stopper, runtime, "[torch VGG] ",
-        verbose)
-    run.test = evaluate(run.model, test, runtime)
-    return run
+        tensor_pipeline = trainer.runtime.device.type == "cuda"
+    train, val, test = vgg_batches(recipe, images, trainer.runtime, tensor_pipeline)
+    trainer.fit(train, val, epochs=recipe.epochs, verbose=verbose, progress=False)
+    return trainer.evaluate(test)

@@ -32,8 +32,8 @@ def test_no_module_of_the_package_imports_another_that_imports_it_back():
     assert circles == []
 
 
-def test_the_trainer_knows_no_concrete_callback_or_scheduler():
-    for module in ("trainer",):
+def test_the_loop_and_the_trainer_know_no_concrete_callback_or_scheduler():
+    for module in ("loop", "trainer"):
         imported = imports_of(PACKAGE / f"{module}.py")
         assert "minigrad.train.callbacks" not in imported, module
         assert not any(name.startswith("minigrad.optim") for name in imported), module
