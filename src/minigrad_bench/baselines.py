@@ -17,8 +17,7 @@ import numpy as np
 
 from minigrad.data import DataLoader, transforms
 from minigrad_bench.models import VGG_WIDTHS
-from minigrad_bench.recipes import split
-from minigrad_bench.reference import eval_transform, image_stats
+from minigrad_bench.reference import eval_transform, image_stats, split
 
 VARIANTS = ("seed", "improved")
 

@@ -1,7 +1,7 @@
 """``compare`` and ``torch``: train the models side by side and report them in one table.
 
 For each seed, ``compare`` trains (1) the minigrad reference net with the reference recipe
-(``recipes.build_trainer``), (2) its torch twin with the identical recipe, initial weights,
+(``reference.build_trainer``), (2) its torch twin with the identical recipe, initial weights,
 split, batches and dropout masks (see ``torch_train``), and (3) the torch VGG baseline with the
 reference's torch recipe, all on the same seeded 4:1 split; every model's test accuracy is
 measured once, on its best epoch's weights. ``torch`` trains the VGG baseline alone.
@@ -19,8 +19,14 @@ from minigrad import checkpoint
 from minigrad_bench import datasets, results
 from minigrad_bench.baselines import baseline_recipe, describe
 from minigrad_bench.profiles import Profile
-from minigrad_bench.recipes import Recipe, build_trainer, split
-from minigrad_bench.reference import official_test_loader, reference_loaders, reference_model
+from minigrad_bench.reference import (
+    Recipe,
+    build_trainer,
+    official_test_loader,
+    reference_loaders,
+    reference_model,
+    split,
+)
 
 
 class DeviceUnavailable(Exception):
@@ -103,7 +109,7 @@ def _reference_recipe(profile: Profile, seed: int) -> Recipe:
 
 
 def run_minigrad(session: Session, dataset: str, recipe: Recipe, images) -> dict:
-    """The numpy reference net through ``recipes.build_trainer``; returns its initial weights."""
+    """The numpy reference net through ``reference.build_trainer``; returns its initial weights."""
     x, y, x_test, y_test = images
     model = reference_model(dataset, recipe)
     initial = model.state_dict()

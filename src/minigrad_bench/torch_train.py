@@ -29,9 +29,15 @@ from minigrad.train import EarlyStopping
 from minigrad.train.loop import EpochLoop
 from minigrad_bench.baselines import BaselineRecipe, baseline_loaders
 from minigrad_bench.models import torch_vgg
-from minigrad_bench.recipes import Recipe, split
-from minigrad_bench.reference import official_test_loader, reference_loaders
-from minigrad_bench.reference import torch_reference_model as reference_twin_net
+from minigrad_bench.reference import (
+    Recipe,
+    official_test_loader,
+    reference_loaders,
+    split,
+    torch_optimizer,
+    torch_reference_model,
+    torch_scheduler,
+)
 from minigrad_bench.tensor_batches import TensorBatches
 
 
@@ -158,38 +164,20 @@ class TorchTrainer(EpochLoop):
                 v.detach().cpu().numpy() for k, v in self.model.state_dict().items()}
 
 
-def reference_optimizer(model: tnn.Module, recipe: Recipe):
-    """torch's version of ``recipes.build_optimizer`` (the same groups and hyperparameters)."""
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-                               weight_decay=recipe.weight_decay)
-    decay = [p for name, p in model.named_parameters() if name.endswith("weight")]
-    rest = [p for name, p in model.named_parameters() if not name.endswith("weight")]
-    return torch.optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
-                              {"params": rest, "weight_decay": 0.0}], lr=recipe.lr)
-
-
-def reference_scheduler(optimizer, recipe: Recipe):
-    if recipe.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="max", factor=recipe.plateau_factor, patience=recipe.plateau_patience)
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.epochs)
-
-
 def reference_twin(dataset: str, recipe: Recipe, initial_state: dict,
                    runtime: Runtime) -> TorchTrainer:
-    """The twin net with the numpy net's initial weights, set up as ``recipes.build_trainer``
+    """The twin net with the numpy net's initial weights, set up as ``reference.build_trainer``
     sets up the numpy net: torch SGD/AdamW, ReduceLROnPlateau/cosine, the same EarlyStopping,
     a Generator seeded as the Trainer's."""
-    model = reference_twin_net(dataset, recipe.dropout)
+    model = torch_reference_model(dataset, recipe.dropout)
     model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in initial_state.items()})
     for name, module in model.named_children():
         if isinstance(module, tnn.Dropout):  # its Generator is handed over when fit starts
             setattr(model, name, NumpyMaskDropout(module.p, np.random.default_rng(recipe.seed)))
     model.to(runtime.device)
-    optimizer = reference_optimizer(model, recipe)
+    optimizer = torch_optimizer(model, recipe)
     stopper = EarlyStopping("val_acc", "max", patience=recipe.early_stopping_patience)
-    return TorchTrainer(model, optimizer, reference_scheduler(optimizer, recipe), [stopper],
+    return TorchTrainer(model, optimizer, torch_scheduler(optimizer, recipe), [stopper],
                         seed=recipe.seed, scheduler_monitor="val_acc", runtime=runtime,
                         label="[torch twin] ")
 

@@ -12,8 +12,7 @@ from minigrad.train.loop import EpochLoop
 torch = pytest.importorskip("torch")
 
 from minigrad_bench import torch_train  # noqa: E402
-from minigrad_bench.recipes import Recipe  # noqa: E402
-from minigrad_bench.reference import reference_model  # noqa: E402
+from minigrad_bench.reference import Recipe, reference_model  # noqa: E402
 
 
 def test_numpy_mask_dropout_draws_minigrad_dropouts_masks():
