@@ -22,14 +22,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from minigrad import nn, optim
-from minigrad.data import DataLoader, random_split, transforms
+from minigrad.data import DataLoader, random_split
 from minigrad.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
 from minigrad.train import EarlyStopping, Trainer
+from minigrad_bench.images import eval_transform, train_transform
 from minigrad_bench.models import seed_net, torch_seed_net
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # per-channel statistics of the 50,000 training images
-CIFAR_STD = (0.2470, 0.2435, 0.2616)
 CIFAR_FEATURES = 2 * 28 * 28
 
 
@@ -58,26 +56,6 @@ class Recipe:
 
 
 # -- data ---------------------------------------------------------------------------------
-def image_stats(dataset: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """(mean, std) per channel, in [0, 1] pixel units."""
-    if dataset == "mnist":
-        return (MNIST_MEAN,), (MNIST_STD,)
-    return CIFAR_MEAN, CIFAR_STD
-
-
-def eval_transform(dataset: str) -> transforms.Compose:
-    """uint8 -> float32 in [0, 1] -> normalised: what validation and test batches get."""
-    return transforms.Compose([transforms.ToFloat(), transforms.Normalize(*image_stats(dataset))])
-
-
-def train_transform(dataset: str, recipe: Recipe) -> transforms.Compose:
-    """uint8 batch -> rotated (bilinear, fill 0) -> padded and cropped -> normalised float32."""
-    size = 28 if dataset == "mnist" else 32
-    steps = [transforms.RandomRotation(recipe.rotation_degrees),
-             transforms.RandomCrop(size, padding=recipe.crop_padding)] if recipe.augment else []
-    return transforms.Compose([*steps, *eval_transform(dataset).transforms])
-
-
 def split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The seeded 4:1 train/validation split every run of a seed shares (numpy and torch)."""
     train_idx, val_idx = random_split(n, fractions=(0.8, 0.2), seed=seed)
@@ -88,8 +66,11 @@ def reference_loaders(dataset: str, x: np.ndarray, y: np.ndarray,
                       recipe: Recipe) -> tuple[DataLoader, DataLoader]:
     """Train and validation loaders of the reference recipe over its seeded split of (x, y)."""
     train_idx, val_idx = split(len(x), recipe.seed)
+    augment = (train_transform(dataset, rotation_degrees=recipe.rotation_degrees,
+                               crop_padding=recipe.crop_padding)
+               if recipe.augment else eval_transform(dataset))
     train = DataLoader(x[train_idx], y[train_idx], recipe.batch_size, shuffle=True,
-                       transform=train_transform(dataset, recipe), seed=recipe.seed)
+                       transform=augment, seed=recipe.seed)
     val = DataLoader(x[val_idx], y[val_idx], recipe.batch_size, shuffle=False,
                      transform=eval_transform(dataset))
     return train, val

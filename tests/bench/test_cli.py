@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from minigrad_bench import torch_train
+from minigrad_bench.accuracy import torch_train
 from tests.bench.helpers import require_mnist, run_cli
 
 torch = pytest.importorskip("torch")

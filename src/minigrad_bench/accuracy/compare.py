@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from minigrad import checkpoint
-from minigrad_bench import datasets, results
-from minigrad_bench.baselines import baseline_recipe, describe
-from minigrad_bench.profiles import Profile
+from minigrad_bench.accuracy import datasets, results
+from minigrad_bench.accuracy.baselines import baseline_recipe, describe
+from minigrad_bench.accuracy.profiles import Profile
 from minigrad_bench.reference import (
     Recipe,
     build_trainer,
@@ -27,6 +27,7 @@ from minigrad_bench.reference import (
     reference_model,
     split,
 )
+from minigrad_bench.report import environment
 
 
 class DeviceUnavailable(Exception):
@@ -83,7 +84,7 @@ def _header(command: str, dataset: str, profile: Profile, device: str,
         "command": command, "dataset": dataset, "profile": profile.to_dict(), "device": device,
         "seeds": list(seeds), "data": {"source": data.description, **data.sizes(),
                                        "train": n_train, "validation": n - n_train},
-        "environment": results.environment(device), "complete": False,
+        "environment": environment(device), "complete": False,
         "title": f"{command} {dataset}, {profile.name} profile on {device}: {profile.summary}. "
                  f"Data: {data.description}.",
     }
@@ -146,7 +147,7 @@ def _watch(session: Session, name: str, trainer) -> None:
 
 def run_twin(session: Session, dataset: str, recipe: Recipe, images, initial: dict,
              device: str) -> None:
-    from minigrad_bench import torch_train
+    from minigrad_bench.accuracy import torch_train
 
     name = "torch twin of the reference net"
     session.say(f"\n-- {name} (same initial weights, batches and dropout masks), "
@@ -161,7 +162,7 @@ def run_twin(session: Session, dataset: str, recipe: Recipe, images, initial: di
 
 def run_vgg(session: Session, dataset: str, profile: Profile, variant: str, seed: int,
             images, device: str) -> None:
-    from minigrad_bench import torch_train
+    from minigrad_bench.accuracy import torch_train
 
     recipe = baseline_recipe(dataset, variant, epochs=profile.vgg_epochs[dataset],
                              widths=profile.vgg_widths, seed=seed)

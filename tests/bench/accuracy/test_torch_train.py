@@ -11,7 +11,7 @@ from minigrad.train.loop import EpochLoop
 
 torch = pytest.importorskip("torch")
 
-from minigrad_bench import torch_train  # noqa: E402
+from minigrad_bench.accuracy import torch_train  # noqa: E402
 from minigrad_bench.reference import Recipe, reference_model  # noqa: E402
 
 

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from minigrad_bench.reference import Recipe, build_trainer, reference_loaders, train_transform
+from minigrad_bench.reference import Recipe, build_trainer, reference_loaders
 
 
 def _images(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -31,7 +31,7 @@ def reference_epoch(n_train: int = 48_000, n_val: int = 12_000, epochs: int = 2)
     train, val = reference_loaders("mnist", x, y, recipe)
     trainer = build_trainer(recipe)
     history = trainer.fit(train, val, epochs=epochs, verbose=False, progress=False)
-    augment = train_transform("mnist", recipe)
+    augment = train.transform
     batch = x[:recipe.batch_size]
     g = np.random.default_rng(0)
     start = time.perf_counter()

@@ -27,7 +27,8 @@ from torch import nn as tnn
 
 from minigrad.train import EarlyStopping
 from minigrad.train.loop import EpochLoop
-from minigrad_bench.baselines import BaselineRecipe, baseline_loaders
+from minigrad_bench.accuracy.baselines import BaselineRecipe, baseline_loaders
+from minigrad_bench.accuracy.tensor_batches import TensorBatches
 from minigrad_bench.models import torch_vgg
 from minigrad_bench.reference import (
     Recipe,
@@ -38,7 +39,6 @@ from minigrad_bench.reference import (
     torch_reference_model,
     torch_scheduler,
 )
-from minigrad_bench.tensor_batches import TensorBatches
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from minigrad.data import functional as F
 
 torch = pytest.importorskip("torch")
 
-from minigrad_bench import tensor_batches as tb  # noqa: E402
-from minigrad_bench.baselines import baseline_recipe  # noqa: E402
-from minigrad_bench.torch_train import Runtime, train_vgg, vgg_trainer  # noqa: E402
+from minigrad_bench.accuracy import tensor_batches as tb  # noqa: E402
+from minigrad_bench.accuracy.baselines import baseline_recipe  # noqa: E402
+from minigrad_bench.accuracy.torch_train import Runtime, train_vgg, vgg_trainer  # noqa: E402
 
 
 @pytest.fixture
