@@ -24,3 +24,11 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
         raise RuntimeError("killed mid-write")
     assert path.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["out.bin"]
+
+
+def test_atomic_write_has_one_home():
+    import minigrad.checkpoint
+    import minigrad.data.files
+
+    assert "atomic_write" not in minigrad.checkpoint.__all__
+    assert not hasattr(minigrad.data.files, "write_atomically")

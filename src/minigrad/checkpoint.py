@@ -26,7 +26,7 @@ FORMAT = "minigrad.checkpoint"
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
 COMPONENTS = ("model", "optimizer", "scheduler", "trainer")
-__all__ = ["CheckpointError", "atomic_write", "load", "save"]
+__all__ = ["CheckpointError", "load", "save"]
 
 
 class CheckpointError(ValueError):
@@ -236,6 +236,3 @@ def _read_entry(npz, name: str, where: str) -> np.ndarray:
         ) from None
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise CheckpointError(f"{where!r}: entry {name!r} is unreadable ({error})") from None
-
-
-__all__ = ["CheckpointError", "atomic_write", "load", "save"]

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from minigrad import nn, optim
+from minigrad.checks import check_choice
 from minigrad.data import DataLoader, random_split
 from minigrad.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
 from minigrad.train import EarlyStopping, Trainer
@@ -109,25 +110,23 @@ def torch_reference_model(dataset: str, dropout: float):
 
 # -- optimisation, in minigrad and in torch ---------------------------------------------------
 def build_optimizer(model: nn.Module, recipe: Recipe):
+    check_choice(recipe.optimizer, "optimizer", ("sgd", "adamw"))
     if recipe.optimizer == "sgd":
         return optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                          weight_decay=recipe.weight_decay)
-    if recipe.optimizer == "adamw":
-        # Biases get no weight decay (nanoGPT's convention): decay is for the weight matrices.
-        decay = [p for name, p in model.named_parameters() if name.endswith("weight")]
-        rest = [p for name, p in model.named_parameters() if not name.endswith("weight")]
-        return optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
-                            {"params": rest, "weight_decay": 0.0}], lr=recipe.lr)
-    raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {recipe.optimizer!r}")
+    # Biases get no weight decay (nanoGPT's convention): decay is for the weight matrices.
+    decay = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    rest = [p for name, p in model.named_parameters() if not name.endswith("weight")]
+    return optim.AdamW([{"params": decay, "weight_decay": recipe.weight_decay},
+                        {"params": rest, "weight_decay": 0.0}], lr=recipe.lr)
 
 
 def build_scheduler(optimizer, recipe: Recipe):
+    check_choice(recipe.schedule, "schedule", ("plateau", "cosine"))
     if recipe.schedule == "plateau":
         return ReduceLROnPlateau(optimizer, mode="max", factor=recipe.plateau_factor,
                                  patience=recipe.plateau_patience)
-    if recipe.schedule == "cosine":
-        return CosineAnnealingLR(optimizer, T_max=recipe.epochs)
-    raise ValueError(f"schedule must be 'plateau' or 'cosine', got {recipe.schedule!r}")
+    return CosineAnnealingLR(optimizer, T_max=recipe.epochs)
 
 
 def early_stopping(recipe: Recipe) -> EarlyStopping:

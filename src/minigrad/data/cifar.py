@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from minigrad.data.files import write_atomically
+from minigrad.fileio import atomic_write
 
 BATCH_FOLDER = "cifar-10-batches-py"
 ARCHIVE_NAME = "cifar-10-python.tar.gz"
@@ -209,9 +209,11 @@ def write_cifar10_python(
     meta = {"num_cases_per_batch": len(parts[0]), "label_names": list(CLASSES), "num_vis": PIXELS}
     files[META_FILE] = _py2_pickle(meta)
     for name, payload in files.items():
-        write_atomically(batches / name, payload)
+        with atomic_write(batches / name) as out:
+            out.write(payload)
     if archive:
-        write_atomically(folder / ARCHIVE_NAME, _tar_gz(files))
+        with atomic_write(folder / ARCHIVE_NAME) as out:
+            out.write(_tar_gz(files))
     return batches
 
 

@@ -1,4 +1,4 @@
-"""Where data files live, their checksums, atomic writes and downloads.
+"""Where data files live, their checksums and downloads.
 
 The data root is the ``root`` argument, else ``$MINIGRAD_DATA``, else the user
 cache folder (``$XDG_CACHE_HOME/minigrad``, by default ``~/.cache/minigrad``).
@@ -41,12 +41,6 @@ def resolve_root(root: str | os.PathLike | None) -> tuple[Path, str]:
     return cache_dir(), f"the default (root=None and ${ENV_VAR} unset)"
 
 
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Writes ``payload`` to a temporary file beside ``path``, then renames it into place."""
-    with atomic_write(path) as out:
-        out.write(payload)
-
-
 def file_md5(path: Path) -> str:
     """The MD5 of a file's bytes, read in chunks."""
     digest = hashlib.md5()
@@ -82,7 +76,8 @@ def remember_verified(path: Path, md5: str) -> None:
     entries[key] = md5
     try:
         _disk_cache_file().parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(_disk_cache_file(), json.dumps(entries, indent=0).encode())
+        with atomic_write(_disk_cache_file(), "w") as out:
+            json.dump(entries, out, indent=0)
     except OSError:
         pass  # a read-only home only costs a re-hash next time
 

@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from minigrad.checks import check_int
+
 Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
@@ -139,11 +141,9 @@ class DataLoader:
         seed: int | None = None,
     ):
         self.x, self.y = _check_data(x, y)
-        if not isinstance(batch_size, int | np.integer) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         if transform is not None and not callable(transform):
             raise TypeError(f"transform must be callable t(batch, generator), got {transform!r}")
-        self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.drop_last = drop_last
         self.transform = transform

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 
 from minigrad import checkpoint
+from minigrad.checks import check_int
 from minigrad.fileio import atomic_write
 from minigrad.train.hooks import Callback, MonitorCallback, Run
 
@@ -53,11 +54,10 @@ class EarlyStopping(MonitorCallback):
         start_from_epoch: int = 0,
     ) -> None:
         super().__init__(monitor, mode, min_delta)
-        _check_count("EarlyStopping", "patience", patience)
-        _check_count("EarlyStopping", "start_from_epoch", start_from_epoch)
-        self.patience = patience
+        self.patience = check_int(patience, "EarlyStopping: patience", minimum=0)
         self.restore_best_weights = bool(restore_best_weights)
-        self.start_from_epoch = start_from_epoch
+        self.start_from_epoch = check_int(start_from_epoch, "EarlyStopping: start_from_epoch",
+                                          minimum=0)
         self._reset()
 
     def _reset(self) -> None:
@@ -186,8 +186,3 @@ class CSVLogger(Callback):
             writer.writerow(["epoch", *columns])
             for index in range(history.epochs):
                 writer.writerow([index + 1, *(repr(history[c][index]) for c in columns)])
-
-
-def _check_count(owner: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{owner}: {name} must be an int >= 0, got {value!r}")

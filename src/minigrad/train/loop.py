@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 
 from minigrad import checkpoint
+from minigrad.checks import check_int
 from minigrad.train.history import History
 from minigrad.train.hooks import Callback, MonitorCallback
 from minigrad.train.monitor import Monitor
@@ -183,8 +184,7 @@ class EpochLoop(ABC):
             ``RuntimeWarning`` naming epoch and batch; that epoch gets no History row,
             ``history.stopped_epoch`` is it and ``history.stop_reason`` says why.
         """
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+        epochs = check_int(epochs, "epochs", minimum=1)
         self._start(train_loader, val_loader)
         if resume_from is not None:
             checkpoint.load(resume_from, trainer=self)

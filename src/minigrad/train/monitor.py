@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from minigrad.checks import check_choice
+
 MODES = ("min", "max")
 
 
@@ -42,8 +44,7 @@ class Monitor:
         if not isinstance(metric, str) or not metric:
             raise ValueError(f"{owner}: monitor must be a metric name such as 'val_acc', "
                              f"got {metric!r}")
-        if mode not in MODES:
-            raise ValueError(f"{owner}: mode must be 'min' or 'max', got {mode!r}")
+        check_choice(mode, f"{owner}: mode", MODES)
         natural = self.expected_mode(metric)
         if natural is not None and natural != mode:
             raise ValueError(

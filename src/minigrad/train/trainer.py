@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from minigrad.checks import check_int
 from minigrad.nn.module import Module
 from minigrad.train.hooks import Callback
 from minigrad.train.loop import EpochLoop
@@ -107,8 +108,7 @@ class Trainer(EpochLoop):
         x = np.asarray(x)
         if x.ndim == 0 or len(x) == 0:
             raise ValueError(f"predict expects a non-empty batch of inputs, got shape {x.shape}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
         with self._evaluating():
             first = self.model(x[:batch_size])
             out = np.empty((len(x), *first.shape[1:]), dtype=first.dtype)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from minigrad.checks import check_choice
 from minigrad.data import DataLoader
 from minigrad_bench.images import eval_transform, image_size, image_stats, train_transform
 from minigrad_bench.models import VGG_WIDTHS
@@ -60,8 +61,7 @@ def baseline_recipe(dataset: str, variant: str = "seed", *, epochs: int,
         ValueError: unknown variant, or "improved" for CIFAR-10 (whose flip is a fair
             augmentation: natural images are mirror-symmetric).
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown recipe {variant!r}; choose one of {', '.join(VARIANTS)}")
+    check_choice(variant, "recipe", VARIANTS)
     if variant == "improved" and dataset != "mnist":
         raise ValueError("the improved recipe is defined for mnist only (it drops the "
                          "horizontal flip, which suits digits but not natural images)")

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from minigrad import checkpoint
+from minigrad.checks import check_choice
+from minigrad.fileio import atomic_write
 from minigrad_bench.accuracy import datasets, results
 from minigrad_bench.accuracy.baselines import baseline_recipe, describe
 from minigrad_bench.accuracy.profiles import Profile
@@ -38,8 +40,7 @@ def resolve_device(name: str) -> str:
     """"cpu" or "cuda" for ``name`` in auto/cpu/cuda; raises if CUDA is asked for and absent."""
     import torch
 
-    if name not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}; choose one of auto, cpu, cuda")
+    check_choice(name, "device", ("auto", "cpu", "cuda"))
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
@@ -139,7 +140,7 @@ def _torch_result(session: Session, name: str, trainer, test: dict, seed: int, s
 
 def _watch(session: Session, name: str, trainer) -> None:
     def save(path: Path) -> None:
-        with checkpoint.atomic_write(path, "wb") as file:
+        with atomic_write(path, "wb") as file:
             np.savez(file, **trainer.state_arrays())
 
     session.active = results.ActiveRun(name, lambda: trainer.history, save)
