@@ -35,6 +35,7 @@ from minigrad.train.hooks import Callback, MonitorCallback
 from minigrad.train.monitor import Monitor
 from minigrad.train.progress import EpochBar, stdout_is_terminal, summary_line
 from minigrad.train.scheduling import SchedulerStep
+from minigrad.train.tally import Tally
 
 
 class EpochLoop(ABC):
@@ -248,7 +249,7 @@ class EpochLoop(ABC):
         """One pass over ``loader`` in train mode; the sample-weighted mean loss and accuracy."""
         self.model.train()
         bar = EpochBar(epoch, epochs, _length(loader), lr, show_bar)
-        tally = _Tally()
+        tally = Tally()
         try:
             for batch, (xb, yb) in enumerate(loader, 1):
                 loss, correct, count = self._forward(xb, yb)
@@ -304,7 +305,7 @@ class EpochLoop(ABC):
             ``{"loss": float, "acc": float}`` (``"acc"`` only for integer targets), means
             weighted by batch size. The model's train/eval mode is restored afterwards.
         """
-        tally = _Tally()
+        tally = Tally()
         with self._evaluating():
             for xb, yb in loader:
                 tally.add(*self._forward(xb, yb))
@@ -344,38 +345,6 @@ class EpochLoop(ABC):
         self.epoch = int(state["epoch"])
         for callback, entry in zip(self.callbacks, state["callbacks"], strict=True):
             callback.load_state_dict(entry["state"])
-
-
-class _Tally:
-    """Batch-size-weighted means of the loss and (for class targets) the accuracy.
-
-    The sums take whatever ``_forward`` returns: floats, or lazy device scalars that
-    ``means()`` reads once.
-    """
-
-    __slots__ = ("loss_sum", "correct", "seen", "classify")
-
-    def __init__(self) -> None:
-        self.loss_sum, self.correct, self.seen, self.classify = 0.0, 0, 0, None
-
-    def add(self, loss, correct, count: int) -> None:
-        if self.classify is None:  # the first batch tells whether targets are classes
-            self.classify = correct is not None
-        if self.classify:
-            self.correct += correct
-        self.loss_sum += loss * count
-        self.seen += count
-
-    def running(self) -> tuple[float, float | None]:
-        """(mean loss, accuracy or None) so far (reads lazy sums: a device sync)."""
-        loss = float(self.loss_sum) / self.seen
-        return loss, float(self.correct) / self.seen if self.classify else None
-
-    def means(self, source: str) -> dict[str, float]:
-        if self.seen == 0:
-            raise ValueError(f"{source} yielded no batches")
-        loss, acc = self.running()
-        return {"loss": loss} if acc is None else {"loss": loss, "acc": acc}
 
 
 def _length(loader) -> int | None:
