@@ -69,7 +69,7 @@ class EpochLoop(ABC):
         self.optimizer = optimizer
         self.scheduler_monitor = scheduler_monitor
         self.scheduler = scheduler
-        if self._scheduler_step is not None:
+        if self._scheduler_step is not None:  # stacklevel 3: the line that builds the Trainer
             self._scheduler_step.warn_if_stopped_first(self.callbacks, stacklevel=3)
         self.seed = seed
         self.generator = np.random.default_rng(seed)
