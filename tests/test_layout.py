@@ -5,8 +5,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_LINES = 400
-# Being split into a package on its own branch (optim/lr_scheduler/); drop once merged.
-OVER_BUDGET_FOR_NOW = {"src/minigrad/optim/lr_scheduler.py"}
+# Being split on the clean-up branch (module.py's forward contexts, the one pickle machine,
+# checkpoint.py); drop once merged.
+OVER_BUDGET_FOR_NOW = {"src/minigrad/checkpoint.py", "src/minigrad/nn/module.py",
+                       "src/minigrad/data/safe_pickle.py"}
 
 
 def test_no_source_file_is_over_the_line_budget():
