@@ -15,19 +15,9 @@ from hypothesis import strategies as st
 
 from minigrad.data import safe_pickle
 from minigrad.data.safe_pickle import PickleRefused, restricted_loads
+from tests.data.helpers import CALLED, Exploit
 
 MAX_OPCODES = 1 << 16
-CALLED = []
-
-
-def _record_call(*args):
-    """What a malicious pickle would run; the reader must never call it."""
-    CALLED.append(args)
-
-
-class _Exploit:
-    def __reduce__(self):
-        return (_record_call, ("pwned",))
 
 
 def assert_same(got, want):
@@ -160,8 +150,8 @@ def test_malformed_or_forged_pickles_are_refused_with_the_reason(raw, message):
 def test_nothing_a_pickle_names_is_called():
     CALLED.clear()
     for protocol in (2, 3, 4, 5):
-        with pytest.raises(PickleRefused, match="_record_call"):
-            restricted_loads(pickle.dumps([_Exploit()], protocol=protocol), MAX_OPCODES)
+        with pytest.raises(PickleRefused, match="record_call"):
+            restricted_loads(pickle.dumps([Exploit()], protocol=protocol), MAX_OPCODES)
     assert CALLED == []
 
 
