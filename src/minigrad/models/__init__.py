@@ -1,0 +1,10 @@
+"""Model families as builder functions, with torch's (torchvision's) module names and keys.
+
+Every builder takes ``generator=`` (a ``numpy.random.Generator``: the same seed gives the
+same weights) and ``dtype=`` (float32 by default, or float64).
+"""
+
+from minigrad.models.seed import seed_net
+from minigrad.models.vgg import VGG_WIDTHS, vgg_baseline
+
+__all__ = ["VGG_WIDTHS", "seed_net", "vgg_baseline"]
