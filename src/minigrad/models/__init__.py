@@ -4,7 +4,8 @@ Every builder takes ``generator=`` (a ``numpy.random.Generator``: the same seed 
 same weights) and ``dtype=`` (float32 by default, or float64).
 """
 
+from minigrad.models.lenet import LeNet5, lenet5
 from minigrad.models.seed import seed_net
 from minigrad.models.vgg import VGG_WIDTHS, vgg_baseline
 
-__all__ = ["VGG_WIDTHS", "seed_net", "vgg_baseline"]
+__all__ = ["LeNet5", "VGG_WIDTHS", "lenet5", "seed_net", "vgg_baseline"]
