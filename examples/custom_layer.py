@@ -1,4 +1,5 @@
-"""Write your own layer: forward caches, backward returns dL/dx and adds into p.grad.
+"""Write your own layer: forward saves what backward needs, backward pops it, returns dL/dx
+and adds into p.grad.
 
     python examples/custom_layer.py
 
@@ -24,11 +25,11 @@ class LearnableSiLU(nn.Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         s = 1 / (1 + np.exp(-self.beta.data * x))  # (N, features)
-        self._cache = (x, s)  # what backward needs
+        self.save_for_backward(x, s)  # what backward needs, one context per call
         return x * s
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        x, s = self._cache
+        x, s = self.pop_saved()  # the context of the forward this backward matches
         ds = s * (1 - s)  # d sigmoid(z) / dz at z = beta * x
         self.beta.grad += (dy * x * ds * x).sum(axis=0)  # accumulate, never overwrite
         return dy * (s + x * ds * self.beta.data)  # dL/dx

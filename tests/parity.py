@@ -51,6 +51,7 @@ def assert_torch_parity(module, torch_module, x, dtype=np.float64, train=True, s
     assert_close("forward output", y, yt, dtype)
     dy = np.random.default_rng(seed).standard_normal(y.shape).astype(dtype)
     module.zero_grad()
+    torch_module.zero_grad()
     dx = module.backward(dy)
     yt.backward(torch.from_numpy(dy))
     assert_close("dL/dx", dx, xt.grad, dtype)

@@ -87,3 +87,34 @@ def test_gelu_rejects_unknown_approximation():
 def test_activation_rejects_integer_input():
     with pytest.raises(TypeError, match=r"ReLU\(\) expects float32 or float64"):
         nn.ReLU()(np.arange(3))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", LAYERS)
+def test_activation_backward_is_right_after_the_caller_modifies_the_output_in_place(name,
+                                                                                    shape):
+    x, dy = random_input(shape, scale=2.0), random_input(shape, seed=1)
+    reference = LAYERS[name][0]()
+    reference(x)
+    expected = reference.backward(dy)
+    layer = LAYERS[name][0]()
+    layer(x)[...] = 5.0  # e.g. out += skip, done in place
+    np.testing.assert_array_equal(layer.backward(dy), expected)
+
+
+def test_relu_inplace_shows_in_repr_like_torch_and_leaves_the_input_alone():
+    torch = pytest.importorskip("torch")
+    assert repr(nn.ReLU(inplace=True)) == repr(torch.nn.ReLU(inplace=True)) == \
+        "ReLU(inplace=True)"
+    assert repr(nn.ReLU()) == repr(torch.nn.ReLU())
+    x = np.array([-1.0, 2.0], np.float32)
+    assert nn.ReLU(inplace=True)(x).tolist() == [0.0, 2.0] and x.tolist() == [-1.0, 2.0]
+    with pytest.raises(TypeError, match="ReLU inplace must be True or False, got 1"):
+        nn.ReLU(1)
+
+
+def test_softmax_refuses_a_dim_out_of_range():
+    with pytest.raises(IndexError, match=r"Softmax\(dim=2\): dim=2 is out of range for a 2-D"):
+        nn.Softmax(dim=2)(np.zeros((2, 3), np.float32))
+    with pytest.raises(TypeError, match="LogSoftmax dim must be an int, got None"):
+        nn.LogSoftmax(dim=None)

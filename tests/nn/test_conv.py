@@ -83,12 +83,12 @@ def test_conv2d_winograd_keeps_transformed_input_only_for_a_single_training_chun
     conv = nn.Conv2d(4, 4, 3, padding=1, algorithm="winograd").double()
     x = random_input((2, 4, 6, 6))
     conv(x)
-    assert conv._cache[3] is not None
+    assert conv._saved[-1][3] is not None
     conv.eval()(x)
-    assert conv._cache[3] is None
+    assert conv._saved[-1][3] is None
     conv.train().scratch_bytes = conv_winograd.bytes_per_sample(4, 4, (6, 6), (6, 6), 8)
     conv(x)
-    assert conv._cache[3] is None
+    assert conv._saved[-1][3] is None
 
 
 @pytest.mark.parametrize("algorithm", ["im2col", "winograd"])
@@ -181,3 +181,12 @@ def test_conv2d_repr_matches_torch():
     assert repr(nn.Conv2d(1, 2, 5)) == "Conv2d(1, 2, kernel_size=(5, 5), stride=(1, 1))"
     assert repr(nn.Conv2d(3, 8, 3, 2, 1, bias=False)) == (
         "Conv2d(3, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)")
+
+
+def test_conv2d_rejects_bad_channel_counts_and_bias():
+    with pytest.raises(ValueError, match="Conv2d in_channels must be an int >= 1, got 0"):
+        nn.Conv2d(0, 2, 3)
+    with pytest.raises(TypeError, match="Conv2d out_channels must be an int, got 2.0"):
+        nn.Conv2d(1, 2.0, 3)
+    with pytest.raises(TypeError, match="Conv2d bias must be True or False, got 'False'"):
+        nn.Conv2d(1, 2, 3, bias="False")

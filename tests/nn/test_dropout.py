@@ -43,3 +43,29 @@ def test_set_generator_reaches_nested_dropout():
 def test_dropout_rejects_bad_probability():
     with pytest.raises(ValueError, match="between 0 and 1, got 1.5"):
         nn.Dropout(1.5)
+
+
+def test_dropout_rejects_a_probability_that_is_not_a_number():
+    with pytest.raises(TypeError, match="Dropout p must be a number, got 'a'"):
+        nn.Dropout("a")
+    with pytest.raises(TypeError, match="Dropout p must be a number, got True"):
+        nn.Dropout(True)
+    with pytest.raises(TypeError, match="Dropout inplace must be True or False"):
+        nn.Dropout(0.5, "yes")
+
+
+def test_dropout_inplace_shows_in_repr_like_torch_and_leaves_the_input_alone():
+    torch = pytest.importorskip("torch")
+    assert repr(nn.Dropout(0.2, inplace=True)) == repr(torch.nn.Dropout(0.2, inplace=True))
+    x = np.ones((4, 5), np.float32)
+    y = nn.Dropout(0.5, inplace=True, generator=np.random.default_rng(0))(x)
+    assert (x == 1).all() and y is not x
+
+
+def test_dropout_backward_is_right_after_the_caller_modifies_the_output_in_place():
+    layer = nn.Dropout(0.5, generator=np.random.default_rng(0))
+    x = np.ones((6, 6))
+    y = layer(x)
+    mask = y.copy()
+    y[...] = 7.0
+    np.testing.assert_array_equal(layer.backward(np.ones((6, 6))), mask)

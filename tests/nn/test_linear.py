@@ -58,6 +58,7 @@ def test_backward_accumulates_into_grad():
     layer(x)
     layer.backward(np.ones((4, 2)))
     once = layer.weight.grad.copy()
+    layer(x)  # each backward consumes one forward
     layer.backward(np.ones((4, 2)))
     np.testing.assert_allclose(layer.weight.grad, 2 * once)
     layer.zero_grad()
@@ -71,3 +72,36 @@ def test_flatten_and_identity_pass_gradients_through():
     np.testing.assert_array_equal(flat.backward(np.ones((2, 60))), np.ones(x.shape))
     assert gradcheck(nn.Flatten(0, 1), x)
     assert nn.Identity()(x) is x and nn.Identity().backward(x) is x
+
+
+def test_linear_rejects_bad_sizes_and_bias_naming_the_argument():
+    with pytest.raises(ValueError, match="Linear in_features must be an int >= 1, got -1"):
+        nn.Linear(-1, 3)
+    with pytest.raises(ValueError, match="Linear out_features must be an int >= 1, got 0"):
+        nn.Linear(3, 0)
+    with pytest.raises(TypeError, match="Linear in_features must be an int, got 2.5"):
+        nn.Linear(2.5, 3)
+    with pytest.raises(TypeError, match="Linear bias must be True or False, got 'no'"):
+        nn.Linear(2, 3, bias="no")
+
+
+def test_flatten_refuses_dims_out_of_range_instead_of_wrapping_around():
+    x = np.zeros((2, 3, 4, 5), np.float32)
+    with pytest.raises(IndexError, match=r"Flatten\(start_dim=5, end_dim=-1\): start_dim=5 is "
+                                         r"out of range for a 4-D input \(expected a dim in "
+                                         r"\[-4, 3\]\)"):
+        nn.Flatten(start_dim=5)(x)
+    with pytest.raises(IndexError, match="end_dim=-5 is out of range"):
+        nn.Flatten(0, -5)(x)
+    with pytest.raises(ValueError, match="start_dim must not come after end_dim"):
+        nn.Flatten(2, 1)(x)
+    with pytest.raises(TypeError, match="Flatten start_dim must be an int, got '1'"):
+        nn.Flatten("1")
+    assert nn.Flatten(-3, -2)(x).shape == (2, 12, 5)
+
+
+def test_flatten_backward_checks_gradient_shape():
+    flat = nn.Flatten()
+    flat(np.zeros((2, 3, 4), np.float32))
+    with pytest.raises(ValueError, match=r"expected a gradient of shape \(2, 12\)"):
+        flat.backward(np.zeros((2, 3, 4), np.float32))

@@ -120,3 +120,57 @@ def test_parameter_grad_matches_data():
     assert p.grad.shape == (2, 3) and p.grad.dtype == np.float32 and not p.grad.any()
     with pytest.raises(TypeError, match="float32 or float64"):
         nn.Parameter(np.ones(3, np.int32))
+
+
+def test_reassigning_a_child_keeps_its_place_in_state_dict_as_in_torch():
+    block = Block()
+    block.conv = nn.Conv2d(1, 2, 5)
+    assert list(block.state_dict())[:2] == ["conv.weight", "conv.bias"]
+    assert block.conv.kernel_size == (5, 5)
+    block.norm = None  # a non-module value unregisters the name
+    assert [name for name, _ in block.named_children()] == ["conv", "head"]
+
+
+def test_apply_visits_children_first_then_the_module_as_torch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = [], []
+    Block().apply(lambda m: ours.append(type(m).__name__))
+    twin = torch.nn.Module()
+    twin.conv, twin.norm = torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2)
+    twin.head = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(2, 3))
+    twin.apply(lambda m: theirs.append(type(m).__name__))
+    assert ours[:-1] == theirs[:-1] and ours[-1] == "Block" and theirs[-1] == "Module"
+
+
+def test_add_module_checks_the_name_and_the_module():
+    owner = nn.Module()
+    owner.add_module("0", nn.ReLU())
+    assert list(owner.state_dict()) == [] and [n for n, _ in owner.named_children()] == ["0"]
+    with pytest.raises(TypeError, match="expects a Module, got int"):
+        owner.add_module("x", 3)
+    with pytest.raises(KeyError, match="attribute 'training' already exists"):
+        owner.add_module("training", nn.ReLU())
+    with pytest.raises(KeyError, match="non-empty string without '.'"):
+        owner.add_module("", nn.ReLU())
+
+
+def test_repr_puts_extra_repr_on_its_own_line_when_there_are_children_as_torch():
+    torch = pytest.importorskip("torch")
+
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = nn.Sequential(nn.Linear(2, 2), nn.ReLU())
+
+        def extra_repr(self):
+            return "scale=2"
+
+    class TorchScaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+
+        def extra_repr(self):
+            return "scale=2"
+
+    assert repr(Scaled()) == repr(TorchScaled()).replace("TorchScaled", "Scaled")

@@ -61,3 +61,19 @@ def test_max_pool_rejects_bad_padding_and_small_input():
         nn.MaxPool2d(4)(np.zeros((1, 1, 3, 3), np.float32))
     with pytest.raises(ValueError, match=r"expected input of shape \(N, C, H, W\)"):
         nn.MaxPool2d(2)(np.zeros((3, 3), np.float32))
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("MaxPool2d", dict(kernel_size=2)), ("MaxPool2d", dict(kernel_size=3, stride=2, padding=1)),
+    ("MaxPool2d", dict(kernel_size=(3, 2), stride=(1, 2))), ("AvgPool2d", dict(kernel_size=2)),
+    ("AvgPool2d", dict(kernel_size=3, stride=2, padding=1, count_include_pad=False)),
+    ("AdaptiveAvgPool2d", dict(output_size=1)), ("AdaptiveAvgPool2d", dict(output_size=(2, 3))),
+])
+def test_pooling_repr_matches_torch(name, kwargs):
+    torch = pytest.importorskip("torch")
+    assert repr(getattr(nn, name)(**kwargs)) == repr(getattr(torch.nn, name)(**kwargs))
+
+
+def test_avg_pool_rejects_a_non_bool_count_include_pad():
+    with pytest.raises(TypeError, match="AvgPool2d count_include_pad must be True or False"):
+        nn.AvgPool2d(2, count_include_pad="no")

@@ -5,33 +5,56 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.kernels import activation as kernels
-from minigrad.nn.module import Module
-from minigrad.nn.validation import check_float_input, check_grad_shape, require_forward
+from minigrad.nn.module import Module, is_grad_enabled
+from minigrad.nn.validation import (
+    check_bool,
+    check_float_input,
+    check_grad_shape,
+    check_int,
+    normalized_dim,
+)
 
 
 class _Elementwise(Module):
-    """Checks input, caches what backward needs in ``self._cache``."""
+    """Checks input; ``backward`` pops the context (its first entry shaped like the
+    output) and hands its values to ``_backward(dy, *values)``.
 
-    def __init__(self):
-        super().__init__()
-        self._cache = None
+    None keeps its output for backward: the output is the caller's to modify in place
+    (``out += skip``), so what backward needs is kept in arrays of its own (a mask, a
+    slope) or, where only the output will do (Softmax), the caller gets a copy.
+    """
 
     def _check(self, x):
         return check_float_input(self, x, tuple(range(0, 9)), "an array")
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._cache)
-        check_grad_shape(self, dy, self._cache.shape)
-        return self._backward(dy)
+        saved = self.pop_saved()
+        check_grad_shape(self, dy, saved[0].shape, saved)
+        return self._backward(dy, *saved)
 
 
 class ReLU(_Elementwise):
-    def forward(self, x):
-        self._cache = np.maximum(self._check(x), 0)
-        return self._cache
+    """max(x, 0). ``inplace`` is accepted as in torch (and shown in the repr, as
+    torchvision's ResNets print ``ReLU(inplace=True)``), but the output is always a new
+    array: without torch's version counters, overwriting an input that another layer keeps
+    for its backward would go unnoticed.
+    """
 
-    def _backward(self, dy):
-        return dy * (self._cache > 0)
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = check_bool("ReLU", "inplace", inplace)
+
+    def forward(self, x):
+        y = np.maximum(self._check(x), 0)
+        if is_grad_enabled():
+            self.save_for_backward(x > 0)
+        return y
+
+    def _backward(self, dy, positive):
+        return dy * positive
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(_Elementwise):
@@ -39,22 +62,24 @@ class Sigmoid(_Elementwise):
         self._check(x)
         # exp of a non-positive number never overflows: split by sign.
         z = np.exp(-np.abs(x))
-        self._cache = np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
-        return self._cache
+        y = np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+        if is_grad_enabled():
+            self.save_for_backward(y * (1 - y))
+        return y
 
-    def _backward(self, dy):
-        y = self._cache
-        return dy * y * (1 - y)
+    def _backward(self, dy, slope):
+        return dy * slope
 
 
 class Tanh(_Elementwise):
     def forward(self, x):
-        self._cache = np.tanh(self._check(x))
-        return self._cache
+        y = np.tanh(self._check(x))
+        if is_grad_enabled():
+            self.save_for_backward(1 - y * y)
+        return y
 
-    def _backward(self, dy):
-        y = self._cache
-        return dy * (1 - y * y)
+    def _backward(self, dy, slope):
+        return dy * slope
 
 
 class GELU(_Elementwise):
@@ -75,20 +100,19 @@ class GELU(_Elementwise):
             t += kernels.TANH_SCALE
             t *= x
             np.tanh(t, out=t)
-            self._cache, self._tanh = x, t
+            self.save_for_backward(x, t)
             y = t + 1
             y *= x
             y *= 0.5
             return y
         y = np.empty_like(x)
-        self._cache = x
-        if self.training:
+        if self.training and is_grad_enabled():
             # The derivative shares the cdf with the output: computing it here costs one
             # erf less than in backward, which becomes one multiply.
-            self._slope = self._gelu_and_slope(x, y)
+            self.save_for_backward(x, self._gelu_and_slope(x, y))
         else:
             kernels.gelu_erf(x.dtype)[0](x, y)
-            self._slope = None
+            self.save_for_backward(x, None)
         return y
 
     @staticmethod
@@ -97,13 +121,12 @@ class GELU(_Elementwise):
         kernels.gelu_erf(x.dtype)[1](x, y, slope)
         return slope
 
-    def _backward(self, dy):
-        x = self._cache
+    def _backward(self, dy, x, kept):
         dy = np.ascontiguousarray(dy, dtype=x.dtype)
         if self.approximate == "tanh":
             # dy * (0.5 (1 + t) + 0.5 x (1 - t^2) s (1 + 3 c x^2)), in place: every fresh
             # temporary of this size costs page faults
-            t = self._tanh
+            t = kept
             slope = np.multiply(x, x)
             slope *= 3 * kernels.TANH_CUBIC
             slope += 1
@@ -117,7 +140,7 @@ class GELU(_Elementwise):
             dx += 0.5
             dx *= dy
             return dx
-        slope = self._slope
+        slope = kept
         if slope is None:  # forward ran in eval mode
             slope = self._gelu_and_slope(x, np.empty_like(x))
         return dy * slope
@@ -137,14 +160,21 @@ class Softmax(_Elementwise):
 
     def __init__(self, dim: int = -1):
         super().__init__()
-        self.dim = dim
+        self.dim = check_int(type(self).__name__, "dim", dim)
+
+    def _check(self, x):
+        super()._check(x)
+        normalized_dim(self, "dim", self.dim, max(x.ndim, 1))
+        return x
 
     def forward(self, x):
-        self._cache = np.exp(log_softmax(self._check(x), self.dim))
-        return self._cache
+        y = np.exp(log_softmax(self._check(x), self.dim))
+        if not is_grad_enabled():
+            return y
+        self.save_for_backward(y)
+        return y.copy()  # backward needs the output itself: the caller gets a copy
 
-    def _backward(self, dy):
-        y = self._cache
+    def _backward(self, dy, y):
         return y * (dy - (dy * y).sum(axis=self.dim, keepdims=True))
 
     def extra_repr(self) -> str:
@@ -155,8 +185,10 @@ class LogSoftmax(Softmax):
     """log(softmax(x)) along ``dim``, computed stably."""
 
     def forward(self, x):
-        self._cache = log_softmax(self._check(x), self.dim)
-        return self._cache
+        y = log_softmax(self._check(x), self.dim)
+        if is_grad_enabled():
+            self.save_for_backward(np.exp(y))
+        return y
 
-    def _backward(self, dy):
-        return dy - np.exp(self._cache) * dy.sum(axis=self.dim, keepdims=True)
+    def _backward(self, dy, probabilities):
+        return dy - probabilities * dy.sum(axis=self.dim, keepdims=True)

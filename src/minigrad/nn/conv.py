@@ -10,12 +10,13 @@ from minigrad.nn import conv_winograd as winograd
 from minigrad.nn import init
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
 from minigrad.nn.validation import (
+    check_bool,
     check_dtype_matches,
     check_float_input,
     check_grad_shape,
+    check_int,
     describe,
     pair,
-    require_forward,
 )
 
 ALGORITHMS = ("auto", "im2col", "winograd", "direct")
@@ -53,8 +54,8 @@ class Conv2d(Module):
         super().__init__()
         if algorithm not in ALGORITHMS:
             raise ValueError(f"Conv2d algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
+        self.in_channels = check_int("Conv2d", "in_channels", in_channels, minimum=1)
+        self.out_channels = check_int("Conv2d", "out_channels", out_channels, minimum=1)
         self.kernel_size = pair(kernel_size, "Conv2d kernel_size")
         self.stride = pair(stride, "Conv2d stride")
         self.padding = pair(padding, "Conv2d padding")
@@ -72,8 +73,8 @@ class Conv2d(Module):
         dt = as_float_dtype(dtype)
         self.weight = Parameter(
             np.empty((self.out_channels, self.in_channels) + self.kernel_size, dtype=dt))
+        bias = check_bool("Conv2d", "bias", bias)
         self.bias = Parameter(np.empty(self.out_channels, dtype=dt)) if bias else None
-        self._cache = None
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None) -> Conv2d:
@@ -106,7 +107,7 @@ class Conv2d(Module):
             raise ValueError(f"{describe(self)}: input of shape {x.shape} is smaller than the "
                              f"(padded) kernel {self.kernel_size}")
         if x.shape[0] == 0:  # an empty batch gives an empty output, as in torch
-            self._cache = ("empty", x.shape, x, None)
+            self.save_for_backward("empty", x.shape, x, None)
             return np.empty((0, self.out_channels, oh, ow), dtype=x.dtype)
         algorithm = self.chosen_algorithm()
         if algorithm == "direct":
@@ -127,7 +128,7 @@ class Conv2d(Module):
         else:
             y = self._output_with_bias(n, oh, ow, x.dtype)
             kernels.conv_direct_forward(xp, self.weight.data, *self.stride, y)
-        self._cache = ("direct", x.shape, xp, None)
+        self.save_for_backward("direct", x.shape, xp, None)
         return y
 
     def _bias_or_zeros(self, dtype) -> np.ndarray:
@@ -204,7 +205,7 @@ class Conv2d(Module):
         # In training, a single chunk's columns are kept for backward; several are
         # recomputed there, which is what keeps scratch memory bounded. Inference keeps none.
         keep = n <= chunk and self.training
-        self._cache = ("im2col", x.shape, x, cols_buffer if keep else None)
+        self.save_for_backward("im2col", x.shape, x, cols_buffer if keep else None)
         return y.reshape(n, self.out_channels, oh, ow)
 
     def _forward_winograd(self, x, oh, ow):
@@ -212,15 +213,14 @@ class Conv2d(Module):
         y, v = winograd.forward(x, winograd.weight_transform(self.weight.data),
                                 self._bias_or_zeros(x.dtype), self.padding, chunk, (oh, ow),
                                 keep=self.training)
-        self._cache = ("winograd", x.shape, x, v)
+        self.save_for_backward("winograd", x.shape, x, v)
         return y
 
     # -- backward ---------------------------------------------------------------
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._cache)
-        algorithm, shape, x, cols = self._cache
+        saved = (algorithm, shape, x, cols) = self.pop_saved()
         oh, ow = self.output_size(shape[2], shape[3])
-        check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow))
+        check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow), saved)
         dy = np.ascontiguousarray(dy)
         if algorithm == "direct" and self.stride == (1, 1):
             return self._backward_direct_wide(dy, shape, x)  # sums the bias gradient itself

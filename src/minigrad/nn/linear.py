@@ -7,10 +7,13 @@ import numpy as np
 from minigrad.nn import init
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
 from minigrad.nn.validation import (
+    check_bool,
     check_dtype_matches,
     check_float_input,
     check_grad_shape,
-    require_forward,
+    check_int,
+    describe,
+    normalized_dim,
 )
 
 
@@ -24,12 +27,12 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  dtype=DEFAULT_DTYPE, generator: np.random.Generator | None = None):
         super().__init__()
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = check_int("Linear", "in_features", in_features, minimum=1)
+        self.out_features = check_int("Linear", "out_features", out_features, minimum=1)
         dt = as_float_dtype(dtype)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
+        bias = check_bool("Linear", "bias", bias)
         self.bias = Parameter(np.empty(self.out_features, dtype=dt)) if bias else None
-        self._x = None
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator=None) -> Linear:
@@ -42,16 +45,15 @@ class Linear(Module):
             raise ValueError(f"Linear(in_features={self.in_features}) got input of shape "
                              f"{x.shape}; expected (*, {self.in_features})")
         check_dtype_matches(self, x, self.weight.data.dtype)
-        self._x = x
+        self.save_for_backward(x)
         y = x @ self.weight.data.T
         if self.bias is not None:
             y += self.bias.data
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._x)
-        x = self._x
-        check_grad_shape(self, dy, x.shape[:-1] + (self.out_features,))
+        saved = (x,) = self.pop_saved()
+        check_grad_shape(self, dy, x.shape[:-1] + (self.out_features,), saved)
         x2 = x.reshape(-1, self.in_features)
         dy2 = dy.reshape(-1, self.out_features)
         self.weight.grad += dy2.T @ x2
@@ -65,31 +67,40 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """Flattens dims ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W) by default."""
+    """Flattens dims ``start_dim..end_dim`` into one: (N, C, H, W) -> (N, C*H*W) by default.
+
+    As in torch, a dim outside [-ndim, ndim) or a start after the end is an error (never
+    wrapped around).
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
-        self._shape = None
+        self.start_dim = check_int("Flatten", "start_dim", start_dim)
+        self.end_dim = check_int("Flatten", "end_dim", end_dim)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_input(self, x, tuple(range(1, 9)), "an array")
-        self._shape = x.shape
-        start = self.start_dim % x.ndim
-        end = self.end_dim % x.ndim
-        return x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        start = normalized_dim(self, "start_dim", self.start_dim, x.ndim)
+        end = normalized_dim(self, "end_dim", self.end_dim, x.ndim)
+        if start > end:
+            raise ValueError(f"{describe(self)}: start_dim must not come after end_dim, got "
+                             f"dims {start} and {end} of a {x.ndim}-D input")
+        y = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        self.save_for_backward(x.shape, y.shape)
+        return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._shape)
-        return dy.reshape(self._shape)
+        saved = (shape, out_shape) = self.pop_saved()
+        check_grad_shape(self, dy, out_shape, saved)
+        return dy.reshape(shape)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Identity(Module):
-    """Returns its input unchanged."""
+    """Returns its input unchanged; its backward returns ``dy`` whatever the forward was,
+    so it keeps no context."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return x

@@ -1,4 +1,4 @@
-"""Module, Parameter and Sequential: the containers every layer is built from.
+"""Module and Parameter: the base every layer, container and model is built from.
 
 A module's ``forward(x)`` computes its output and keeps what ``backward`` needs with
 ``self.save_for_backward(...)``; ``backward(dy)`` takes it back with ``self.pop_saved()``,
@@ -6,8 +6,8 @@ returns dL/dx and ADDS dL/dparam into each ``Parameter.grad``. There is no autog
 layer writes its own backward.
 
 A module may be called several times in one forward (a shared ReLU, a weight-tied Linear):
-in training mode every call pushes its own context and every backward pops the latest one,
-so backward calls made in reverse order of the forwards each get their own call's values.
+every call keeps its own context and every backward pops the latest one, so backward calls
+made in reverse order of the forwards each get their own call's values.
 
 Parameters, buffers and submodules are registered by attribute assignment, under the
 same names PyTorch uses, so ``state_dict()`` keys equal those of the torch twin.
@@ -18,19 +18,21 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 DEFAULT_DTYPE = np.float32
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-_grad_mode = threading.local()
+# Per thread: whether forwards keep contexts, whether a module call is in progress, and a
+# count of outermost calls (``model(x)`` from user code), which bounds eval-mode contexts.
+_state = threading.local()
 
 
 def is_grad_enabled() -> bool:
     """False inside ``no_grad()``: forwards then keep nothing for a backward."""
-    return getattr(_grad_mode, "enabled", True)
+    return getattr(_state, "grad_enabled", True)
 
 
 @contextlib.contextmanager
@@ -40,11 +42,11 @@ def no_grad() -> Iterator[None]:
     Like ``torch.no_grad()``: memory use is that of the forward alone. Per thread.
     """
     previous = is_grad_enabled()
-    _grad_mode.enabled = False
+    _state.grad_enabled = False
     try:
         yield
     finally:
-        _grad_mode.enabled = previous
+        _state.grad_enabled = previous
 
 
 def as_float_dtype(dtype) -> np.dtype:
@@ -83,16 +85,23 @@ class Parameter:
         return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+def _indent(text: str) -> str:
+    """Indents every line but the first by two spaces, as torch's module repr does."""
+    first, *rest = text.split("\n")
+    return "\n".join([first] + ["  " + line if line.strip() else "" for line in rest])
+
+
 class Module:
     """Base class of every layer and model.
 
-    Subclasses implement ``forward(x)`` and ``backward(dy)``; containers inherit a
-    ``backward`` that is only defined for ``Sequential``.
+    Subclasses implement ``forward`` and ``backward``. A container's ``backward`` is its
+    own (``Sequential`` runs its children's in reverse); a model with a custom forward
+    writes the matching backward, calling each child's ``backward`` in reverse order.
     """
 
-    #: Most training-mode forwards one module keeps waiting for their backward; beyond it
-    #: the oldest context is discarded (and a backward that needs it raises). Bounds the
-    #: memory of forward-only loops in training mode (e.g. recomputing BatchNorm statistics).
+    #: Most forwards one module keeps waiting for their backward; beyond it the oldest
+    #: context is discarded (and a backward that needs it raises). Bounds the memory of
+    #: forward-only loops in training mode (e.g. recomputing BatchNorm statistics).
     max_pending_forwards = 256
 
     def __init__(self) -> None:
@@ -101,7 +110,9 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_saved", [])
-        object.__setattr__(self, "_discarded", 0)
+        # Why the latest contexts were dropped unmatched (for the error of a later backward)
+        object.__setattr__(self, "_discarded", None)
+        object.__setattr__(self, "_eval_call", None)
 
     # -- registration -----------------------------------------------------------
     def __setattr__(self, name: str, value) -> None:
@@ -110,15 +121,17 @@ class Module:
                 f"{type(self).__name__}.__init__ must call super().__init__() "
                 f"before assigning attribute {name!r}"
             )
+        # A re-assigned parameter or module keeps its place in the registry (and so its
+        # place in state_dict), as in torch; any other kind of value unregisters the name.
+        target = (self._parameters if isinstance(value, Parameter)
+                  else self._modules if isinstance(value, Module) else None)
         for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        else:
+            if registry is not target:
+                registry.pop(name, None)
+        if target is None:
             object.__setattr__(self, name, value)
             return
+        target[name] = value
         self.__dict__.pop(name, None)
 
     def __getattr__(self, name: str):
@@ -136,6 +149,20 @@ class Module:
                 return
         object.__delattr__(self, name)
 
+    def add_module(self, name: str, module: Module) -> None:
+        """Registers ``module`` as the child ``name`` (what ``self.name = module`` does), for
+        names that are not identifiers (``"0"``); torch's checks on the name."""
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(self).__name__}.add_module({name!r}, ...) expects a Module, "
+                            f"got {type(module).__name__}")
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"module name must be a non-empty string without '.', got {name!r}")
+        if name not in self._modules and (name in self.__dict__ or hasattr(type(self), name)):
+            raise KeyError(f"attribute {name!r} already exists in {type(self).__name__}")
+        setattr(self, name, module)
+
+    register_module = add_module
+
     def register_buffer(self, name: str, value: np.ndarray) -> None:
         """Registers a non-trainable array (e.g. ``running_mean``) that ``state_dict`` saves."""
         self.__dict__.pop(name, None)
@@ -148,10 +175,23 @@ class Module:
         self._buffers[name] = value
 
     # -- forward / backward -----------------------------------------------------
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
+    def __call__(self, *args, **kwargs):
+        if getattr(_state, "in_call", False):
+            return self.forward(*args, **kwargs)
+        # The outermost call (user code's model(x)): numbered, so that eval mode can keep
+        # the contexts of the latest one only; if it fails, the contexts its submodules
+        # pushed before the error are dropped, so that no later backward can match them.
+        _state.in_call = True
+        _state.calls = getattr(_state, "calls", 0) + 1
+        try:
+            return self.forward(*args, **kwargs)
+        except BaseException:
+            self.clear_saved()
+            raise
+        finally:
+            _state.in_call = False
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
@@ -161,20 +201,26 @@ class Module:
     def save_for_backward(self, *values) -> None:
         """Keeps ``values`` for the backward of the current forward call.
 
-        Training mode: pushed on this module's stack, one entry per call, so a module
-        called k times in one forward holds k contexts. Eval mode: replaces the single
-        kept entry (eval-mode gradients work; inference loops hold one call's worth).
-        Inside ``no_grad()``: nothing is kept.
+        Pushed on this module's stack, one entry per call, so a module called k times in
+        one forward holds k contexts. Training mode keeps them until their backward (at
+        most ``max_pending_forwards``, the oldest dropped first). Eval mode keeps only the
+        contexts of the latest outermost call (``model(x)``): eval-mode gradients work,
+        and an inference loop holds one forward's worth. Inside ``no_grad()``: nothing.
         """
         if not is_grad_enabled():
             return
         saved = self._saved
         if not self.training:
-            saved.clear()
-            object.__setattr__(self, "_discarded", 0)
-        elif len(saved) >= self.max_pending_forwards:
+            call = getattr(_state, "calls", 0)
+            if self._eval_call != call:
+                if saved:
+                    saved.clear()
+                    object.__setattr__(self, "_discarded", "a later eval-mode forward")
+                object.__setattr__(self, "_eval_call", call)
+        if len(saved) >= self.max_pending_forwards:
             del saved[0]
-            object.__setattr__(self, "_discarded", self._discarded + 1)
+            object.__setattr__(self, "_discarded", f"more than max_pending_forwards="
+                                                   f"{self.max_pending_forwards} forwards")
         saved.append(values)
 
     def pop_saved(self) -> tuple:
@@ -186,14 +232,14 @@ class Module:
         saved = self._saved
         if saved:
             return saved.pop()
+        name = f"{type(self).__name__}({self.extra_repr()})"
         if self._discarded:
             raise RuntimeError(
-                f"{type(self).__name__}({self.extra_repr()}).backward: the forward it "
-                f"matches was discarded: more than max_pending_forwards="
-                f"{self.max_pending_forwards} forwards were waiting for a backward")
+                f"{name}: backward called before forward: the forward it matches was "
+                f"discarded unmatched by {self._discarded} (see docs/design.md, Composition)")
         raise RuntimeError(
-            f"{type(self).__name__}({self.extra_repr()}).backward called with no forward "
-            "left to match (each backward consumes one forward; was the forward run under "
+            f"{name}: backward called before forward (no forward of this module is left to "
+            "match: each backward consumes one forward; was the forward run under "
             "no_grad(), or is this a second backward of the same forward?)")
 
     def pending_forwards(self) -> int:
@@ -204,43 +250,74 @@ class Module:
         """Forgets every kept forward context, in this module and all its submodules."""
         for module in self.modules():
             module._saved.clear()
-            object.__setattr__(module, "_discarded", 0)
+            object.__setattr__(module, "_discarded", None)
         return self
 
-    # -- traversal --------------------------------------------------------------
+    # -- traversal (each module and parameter once, as in torch) ------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        yield from self._modules.items()
+        seen = set()
+        for name, module in self._modules.items():
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
 
     def children(self) -> Iterator[Module]:
         for _, module in self.named_children():
             yield module
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        yield prefix, self
-        for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+    def named_modules(self, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """Every module of the tree with its dotted name, parents first; a module registered
+        under several names comes once (its first name) unless ``remove_duplicate=False``."""
+        seen = set()
+
+        def walk(module, name):
+            if id(module) in seen:
+                return
+            if remove_duplicate:
+                seen.add(id(module))
+            yield name, module
+            for child_name, child in module._modules.items():
+                yield from walk(child, f"{name}.{child_name}" if name else child_name)
+
+        return walk(self, prefix)
 
     def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
             yield module
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Every parameter once: a tied one (the same Parameter in two modules) under its
+        first name, so that an optimizer steps it once."""
+        seen = set()
         for module_name, module in self.named_modules(prefix):
             for name, p in module._parameters.items():
-                yield (f"{module_name}.{name}" if module_name else name), p
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{module_name}.{name}" if module_name else name), p
 
     def parameters(self) -> Iterator[Parameter]:
         for _, p in self.named_parameters():
             yield p
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
+        seen = set()
         for module_name, module in self.named_modules(prefix):
             for name, b in module._buffers.items():
-                yield (f"{module_name}.{name}" if module_name else name), b
+                if id(b) not in seen:
+                    seen.add(id(b))
+                    yield (f"{module_name}.{name}" if module_name else name), b
 
     def num_parameters(self) -> int:
-        """Total number of trainable scalars."""
+        """Total number of trainable scalars (a tied parameter counts once)."""
         return sum(p.data.size for p in self.parameters())
+
+    def apply(self, fn: Callable[[Module], object]) -> Module:
+        """Calls ``fn`` on every child (recursively, children first), then on ``self``."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     # -- modes and gradients ----------------------------------------------------
     def train(self, mode: bool = True) -> Module:
@@ -297,16 +374,22 @@ class Module:
         return self.to(np.float32)
 
     # -- state ------------------------------------------------------------------
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Copies of every parameter and buffer, keyed as in torch (``"0.weight"``, ...)."""
-        state: OrderedDict[str, np.ndarray] = OrderedDict()
-        for module_name, module in self.named_modules():
+    def _state_targets(self) -> OrderedDict[str, tuple[Module, str, np.ndarray]]:
+        """key -> (module, name, array) of every parameter and buffer, in torch's key order:
+        a module registered under two names has its entries under both (as torch)."""
+        targets = OrderedDict()
+        for module_name, module in self.named_modules(remove_duplicate=False):
             dot = f"{module_name}." if module_name else ""
             for name, p in module._parameters.items():
-                state[dot + name] = p.data.copy()
+                targets[dot + name] = (module, name, p.data)
             for name, b in module._buffers.items():
-                state[dot + name] = np.array(b, copy=True)
-        return state
+                targets[dot + name] = (module, name, b)
+        return targets
+
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Copies of every parameter and buffer, keyed as in torch (``"0.weight"``, ...)."""
+        return OrderedDict((key, np.array(array, copy=True))
+                           for key, (_, _, array) in self._state_targets().items())
 
     def load_state_dict(self, state_dict: dict[str, np.ndarray]) -> None:
         """Copies ``state_dict`` into this module's parameters and buffers.
@@ -314,13 +397,7 @@ class Module:
         Every key must be present with the right shape. Otherwise nothing is changed and a
         ``KeyError`` lists all missing, unexpected and mis-shaped entries at once.
         """
-        targets = {}
-        for module_name, module in self.named_modules():
-            dot = f"{module_name}." if module_name else ""
-            for name, p in module._parameters.items():
-                targets[dot + name] = (module, name, p.data)
-            for name, b in module._buffers.items():
-                targets[dot + name] = (module, name, b)
+        targets = self._state_targets()
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         misshaped = [
@@ -349,45 +426,13 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        children = [f"({name}): " + repr(child).replace("\n", "\n  ")
-                    for name, child in self.named_children()]
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not children:
+        """torch's layout: a one-line extra_repr inline, else one entry per line."""
+        extra = self.extra_repr().split("\n") if self.extra_repr() else []
+        children = [f"({name}): " + _indent(repr(child))
+                    for name, child in self._modules.items()]
+        head = f"{type(self).__name__}("
+        if len(extra) == 1 and not children:
+            return head + extra[0] + ")"
+        if not extra and not children:
             return head + ")"
-        return head + "\n  " + "\n  ".join(children) + "\n)"
-
-
-class Sequential(Module):
-    """Chains modules; children are named "0", "1", ... as in torch."""
-
-    def __init__(self, *modules: Module):
-        super().__init__()
-        for index, module in enumerate(modules):
-            if not isinstance(module, Module):
-                raise TypeError(
-                    f"Sequential argument {index} must be a Module, got {type(module).__name__}"
-                )
-            setattr(self, str(index), module)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def append(self, module: Module) -> Sequential:
-        setattr(self, str(len(self)), module)
-        return self
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        for module in reversed(self._modules.values()):
-            dy = module.backward(dy)
-        return dy
+        return head + "\n  " + "\n  ".join(extra + children) + "\n)"

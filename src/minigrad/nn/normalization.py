@@ -8,11 +8,13 @@ from minigrad.kernels import normalization as kernels
 from minigrad.nn import init
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
 from minigrad.nn.validation import (
+    check_bool,
     check_dtype_matches,
     check_float_input,
     check_grad_shape,
+    check_int,
+    check_number,
     describe,
-    require_forward,
 )
 
 
@@ -22,7 +24,8 @@ class _BatchNorm(Module):
     Training: uses the batch mean and biased variance, and updates
     ``running = (1 - momentum) * running + momentum * batch`` with the UNBIASED batch
     variance (momentum=None: cumulative average), counting ``num_batches_tracked``.
-    Eval: uses the running statistics. Exactly torch's semantics.
+    Eval: uses the running statistics. Exactly torch's semantics. ``bias=False`` (torch
+    2.x's keyword) keeps the learnable scale but no shift.
     """
 
     _ndims: tuple[int, ...] = ()
@@ -30,26 +33,28 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, *,
-                 dtype=DEFAULT_DTYPE):
+                 bias: bool = True, dtype=DEFAULT_DTYPE):
         super().__init__()
-        self.num_features = int(num_features)
-        self.eps = float(eps)
-        self.momentum = momentum
-        self.affine = bool(affine)
-        self.track_running_stats = bool(track_running_stats)
+        name = type(self).__name__
+        self.num_features = check_int(name, "num_features", num_features, minimum=1)
+        self.eps = check_number(name, "eps", eps, low=0.0)
+        self.momentum = None if momentum is None else check_number(name, "momentum", momentum,
+                                                                   low=0.0, high=1.0)
+        self.affine = check_bool(name, "affine", affine)
+        self.track_running_stats = check_bool(name, "track_running_stats", track_running_stats)
+        with_bias = self.affine and check_bool(name, "bias", bias)
         dt = as_float_dtype(dtype)
         self.weight = Parameter(np.ones(num_features, dtype=dt)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, dtype=dt)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype=dt)) if with_bias else None
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype=dt))
             self.register_buffer("running_var", np.ones(num_features, dtype=dt))
             self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
-        self._dtype = dt
-        self._cache = None
 
     def reset_parameters(self, generator=None) -> _BatchNorm:
         if self.affine:
             init.ones_(self.weight)
+        if self.bias is not None:
             init.zeros_(self.bias)
         if self.track_running_stats:
             self.running_mean[...] = 0
@@ -86,7 +91,7 @@ class _BatchNorm(Module):
             mean, var = self.running_mean, self.running_var
         inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
         x_hat, y = self._normalize(x, planes, mean, inv_std, view)
-        self._cache = (x_hat, inv_std, use_batch_stats, axes, view)
+        self.save_for_backward(x_hat, inv_std, use_batch_stats, axes, view)
         return y
 
     @staticmethod
@@ -110,15 +115,18 @@ class _BatchNorm(Module):
         """(x_hat, y): the normalised input (kept for backward) and the layer's output."""
         if planes is None:
             x_hat = (x - mean.reshape(view)) * inv_std.reshape(view)
-            if not self.affine:
-                return x_hat, x_hat
-            return x_hat, x_hat * self.weight.data.reshape(view) + self.bias.data.reshape(view)
+            if not self.affine:  # the output is the caller's: x_hat must stay unaliased
+                return x_hat, x_hat.copy()
+            y = x_hat * self.weight.data.reshape(view)
+            if self.bias is not None:
+                y += self.bias.data.reshape(view)
+            return x_hat, y
         x_hat, y = np.empty_like(planes), np.empty_like(planes)
         weight = self.weight.data if self.affine else np.ones(self.num_features, x.dtype)
-        bias = self.bias.data if self.affine else np.zeros(self.num_features, x.dtype)
+        bias = self.bias.data if self.bias is not None else np.zeros(self.num_features, x.dtype)
         kernels.normalize(planes, mean.astype(x.dtype, copy=False), inv_std, weight, bias,
                           x_hat, y)
-        return x_hat.reshape(x.shape), (y if self.affine else x_hat).reshape(x.shape)
+        return x_hat.reshape(x.shape), y.reshape(x.shape)
 
     def _update_running_stats(self, mean, var, count):
         tracked = self.num_batches_tracked + 1
@@ -129,14 +137,14 @@ class _BatchNorm(Module):
         self.running_var[...] = (1 - factor) * self.running_var + factor * unbiased
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._cache)
-        x_hat, inv_std, use_batch_stats, axes, view = self._cache
-        check_grad_shape(self, dy, x_hat.shape)
+        saved = (x_hat, inv_std, use_batch_stats, axes, view) = self.pop_saved()
+        check_grad_shape(self, dy, x_hat.shape, saved)
         if use_batch_stats and x_hat.ndim > 2:
             return self._backward_planes(dy, x_hat, inv_std)
         if self.affine:
             self.weight.grad += (dy * x_hat).sum(axis=axes)
-            self.bias.grad += dy.sum(axis=axes)
+            if self.bias is not None:
+                self.bias.grad += dy.sum(axis=axes)
             dx_hat = dy * self.weight.data.reshape(view)
         else:
             dx_hat = dy
@@ -156,6 +164,7 @@ class _BatchNorm(Module):
         kernels.gradient_sums(dy3, h3, sum_dy, sum_dy_x_hat)
         if self.affine:
             self.weight.grad += sum_dy_x_hat.astype(x_hat.dtype)
+        if self.bias is not None:
             self.bias.grad += sum_dy.astype(x_hat.dtype)
         weight = self.weight.data if self.affine else 1.0
         count = h3.shape[0] * h3.shape[2]
@@ -167,7 +176,8 @@ class _BatchNorm(Module):
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+                f"affine={self.affine}, bias={self.bias is not None}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):

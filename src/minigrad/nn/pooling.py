@@ -6,18 +6,16 @@ import numpy as np
 
 from minigrad.kernels import pooling as kernels
 from minigrad.nn.module import Module
-from minigrad.nn.validation import (
-    check_float_input,
-    check_grad_shape,
-    describe,
-    pair,
-    require_forward,
-)
+from minigrad.nn.validation import check_bool, check_float_input, check_grad_shape, describe, pair
 
 
 class _Pool2d(Module):
+    """``kernel_size``, ``stride`` and ``padding`` are pairs; the repr shows them as given,
+    as torch's does (``kernel_size=2``)."""
+
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        self._given = (kernel_size, kernel_size if stride is None else stride, padding)
         self.kernel_size = pair(kernel_size, f"{type(self).__name__} kernel_size")
         self.stride = self.kernel_size if stride is None else pair(
             stride, f"{type(self).__name__} stride")
@@ -28,7 +26,6 @@ class _Pool2d(Module):
             raise ValueError(f"{type(self).__name__} padding must be between 0 and half the "
                              f"kernel size, got padding={self.padding}, "
                              f"kernel_size={self.kernel_size}")
-        self._cache = None
 
     def _output_shape(self, x: np.ndarray) -> tuple[int, int, int, int]:
         check_float_input(self, x, (4,), "(N, C, H, W)")
@@ -45,7 +42,11 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """Max over k x k windows (stride defaults to kernel_size); padding counts as -inf."""
+    """Max over k x k windows (stride defaults to kernel_size); padding counts as -inf.
+
+    torch's ``dilation`` and ``ceil_mode`` are not supported: the repr states their values
+    here (1 and False), as torch's repr does.
+    """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         out_shape = self._output_shape(x)
@@ -55,20 +56,20 @@ class MaxPool2d(_Pool2d):
             kernels.max_pool_2x2(x, y, argmax)
         else:
             kernels.max_pool_forward(x, *self._window_args(), y, argmax)
-        self._cache = (x.shape, x.dtype, argmax)
+        self.save_for_backward(x.shape, x.dtype, argmax)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._cache)
-        shape, dtype, argmax = self._cache
-        check_grad_shape(self, dy, argmax.shape)
+        saved = (shape, dtype, argmax) = self.pop_saved()
+        check_grad_shape(self, dy, argmax.shape, saved)
         dx = np.zeros(shape, dtype=dtype)
         kernels.max_pool_backward(dy, argmax, dx)
         return dx
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}")
+        kernel_size, stride, padding = self._given
+        return (f"kernel_size={kernel_size}, stride={stride}, padding={padding}, dilation=1, "
+                "ceil_mode=False")
 
 
 class AvgPool2d(_Pool2d):
@@ -76,25 +77,24 @@ class AvgPool2d(_Pool2d):
 
     def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
         super().__init__(kernel_size, stride, padding)
-        self.count_include_pad = bool(count_include_pad)
+        self.count_include_pad = check_bool("AvgPool2d", "count_include_pad", count_include_pad)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         y = np.empty(self._output_shape(x), dtype=x.dtype)
         kernels.avg_pool_forward(x, *self._window_args(), self.count_include_pad, y)
-        self._cache = (x.shape, x.dtype, y.shape)
+        self.save_for_backward(x.shape, x.dtype, y.shape)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._cache)
-        shape, dtype, out_shape = self._cache
-        check_grad_shape(self, dy, out_shape)
+        saved = (shape, dtype, out_shape) = self.pop_saved()
+        check_grad_shape(self, dy, out_shape, saved)
         dx = np.zeros(shape, dtype=dtype)
         kernels.avg_pool_backward(dy, *self._window_args(), self.count_include_pad, dx)
         return dx
 
     def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, "
-                f"padding={self.padding}")
+        kernel_size, stride, padding = self._given
+        return f"kernel_size={kernel_size}, stride={stride}, padding={padding}"
 
 
 class AdaptiveAvgPool2d(Module):
@@ -102,10 +102,10 @@ class AdaptiveAvgPool2d(Module):
 
     def __init__(self, output_size):
         super().__init__()
+        self._given = output_size
         self.output_size = pair(output_size, "AdaptiveAvgPool2d output_size")
         if min(self.output_size) < 1:
             raise ValueError(f"AdaptiveAvgPool2d output_size must be >= 1, got {output_size}")
-        self._cache = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_input(self, x, (4,), "(N, C, H, W)")
@@ -114,13 +114,12 @@ class AdaptiveAvgPool2d(Module):
             y[...] = x.mean(axis=(2, 3), keepdims=True)
         else:
             kernels.adaptive_avg_pool_forward(x, y)
-        self._cache = (x.shape, x.dtype)
+        self.save_for_backward(x.shape, x.dtype)
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        require_forward(self, self._cache)
-        shape, dtype = self._cache
-        check_grad_shape(self, dy, shape[:2] + self.output_size)
+        saved = (shape, dtype) = self.pop_saved()
+        check_grad_shape(self, dy, shape[:2] + self.output_size, saved)
         if self.output_size == (1, 1):
             scale = np.asarray(1.0 / (shape[2] * shape[3]), dtype=dtype)
             return np.broadcast_to(dy * scale, shape).copy()
@@ -129,4 +128,4 @@ class AdaptiveAvgPool2d(Module):
         return dx
 
     def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+        return f"output_size={self._given}"
