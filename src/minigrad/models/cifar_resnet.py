@@ -79,7 +79,7 @@ class CifarResNet(Module):
         g = generator_or_fresh("CifarResNet", generator)
         self.conv1 = conv3x3(in_channels, 16, dtype=dtype, generator=g)
         self.bn1 = nn.BatchNorm2d(16, dtype=dtype)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.layer1 = self._make_layer(16, 16, blocks, 1, dtype, g)
         self.layer2 = self._make_layer(16, 32, blocks, 2, dtype, g)
         self.layer3 = self._make_layer(32, 64, blocks, 2, dtype, g)

@@ -48,7 +48,7 @@ class BasicBlock(Module):
         super().__init__()
         self.conv1 = conv3x3(inplanes, planes, stride, dtype=dtype, generator=generator)
         self.bn1 = nn.BatchNorm2d(planes, dtype=dtype)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = conv3x3(planes, planes, dtype=dtype, generator=generator)
         self.bn2 = nn.BatchNorm2d(planes, dtype=dtype)
         self.downsample = downsample
@@ -86,7 +86,7 @@ class Bottleneck(Module):
         self.bn2 = nn.BatchNorm2d(planes, dtype=dtype)
         self.conv3 = conv1x1(planes, planes * self.expansion, dtype=dtype, generator=generator)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion, dtype=dtype)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.downsample = downsample
         self.stride = stride
 
@@ -135,7 +135,7 @@ class ResNet(Module):
             self.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False,
                                    dtype=dtype, generator=g)
         self.bn1 = nn.BatchNorm2d(64, dtype=dtype)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.Identity() if small_input else nn.MaxPool2d(3, stride=2, padding=1)
         self.layer1 = self._make_layer(block, 64, layers[0], 1, dtype, g)
         self.layer2 = self._make_layer(block, 128, layers[1], 2, dtype, g)

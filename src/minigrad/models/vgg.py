@@ -23,13 +23,13 @@ def vgg_baseline(in_channels: int = 1, num_classes: int = 10, widths=VGG_WIDTHS,
     g = np.random.default_rng() if generator is None else generator
     c0 = widths[0]
     layers = [nn.Conv2d(in_channels, c0, 3, padding=1, bias=False, dtype=dtype),
-              nn.BatchNorm2d(c0, dtype=dtype), nn.ReLU()]
+              nn.BatchNorm2d(c0, dtype=dtype), nn.ReLU(inplace=True)]
     for c_in, c_out in zip(widths[:-1], widths[1:]):
         layers.append(nn.Sequential(
             nn.Conv2d(c_in, c_out, 3, padding=1, dtype=dtype), nn.BatchNorm2d(c_out, dtype=dtype),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Conv2d(c_out, c_out, 3, padding=1, dtype=dtype),
-            nn.BatchNorm2d(c_out, dtype=dtype), nn.ReLU(), nn.MaxPool2d(2)))
+            nn.BatchNorm2d(c_out, dtype=dtype), nn.ReLU(inplace=True), nn.MaxPool2d(2)))
     layers += [nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
                nn.Linear(widths[-1], num_classes, dtype=dtype)]
     model = nn.Sequential(*layers)
