@@ -3,12 +3,16 @@
 Batch 128 of 3x32x32 float32 images, cross-entropy, SGD (momentum 0.9); both frameworks
 start from the same weights. The two steps take turns in rounds (after a warm-up), so
 that both see the same phases of a shared machine; the medians and their ratio are
-printed. torch runs with as many threads as minigrad's BLAS (2 here). ``--profile``
-then adds where minigrad's step spends its time, per layer type, forward and backward.
+printed, in wall-clock time and in the process's CPU time (on a machine shared with other
+jobs the CPU time is the steadier of the two with one thread; with two, a BLAS thread that
+waits for a descheduled one spins and is counted). torch runs with as many threads as
+minigrad's BLAS (``--threads``, default: as it is, 2 here). ``--profile`` then adds where
+minigrad's step spends its time, per layer type, forward and backward.
 
 Usage::
 
-    python benchmarks/bench_resnet_step.py [--batch 128] [--rounds 5] [--repeats 3] [--profile]
+    python benchmarks/bench_resnet_step.py [--batch 128] [--rounds 5] [--repeats 3]
+        [--threads N] [--profile]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections import defaultdict
 import numpy as np
 
 import minigrad
+import minigrad.threads
 from minigrad import nn, optim
 from minigrad.models import resnet20
 
@@ -91,22 +96,23 @@ def steps(batch: int, seed: int = 0):
     return ours, step_ours, step_theirs
 
 
-def alternate(fns, rounds: int, repeats: int) -> list[float]:
-    """Median seconds per call of each function over rounds that take turns."""
+def alternate(fns, rounds: int, repeats: int) -> list[tuple[float, float]]:
+    """(wall, CPU) median seconds per call of each function over rounds that take turns."""
     for fn in fns:
         fn()
     samples = [[] for _ in fns]
     for _ in range(rounds):
         for fn, times in zip(fns, samples):
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(repeats):
                 fn()
-            times.append((time.perf_counter() - start) / repeats)
-    return [statistics.median(times) for times in samples]
+            times.append(((time.perf_counter() - wall) / repeats,
+                          (time.process_time() - cpu) / repeats))
+    return [tuple(statistics.median(column) for column in zip(*times)) for times in samples]
 
 
 def profile_by_layer(model: nn.Module, step, repeats: int) -> dict[str, float]:
-    """Seconds per step in each leaf layer type's forward and backward (wall clock)."""
+    """CPU seconds per step in each leaf layer type's forward and backward."""
     totals: dict[str, float] = defaultdict(float)
     leaves = [m for m in model.modules() if not m._modules]
     originals = []
@@ -118,17 +124,17 @@ def profile_by_layer(model: nn.Module, step, repeats: int) -> dict[str, float]:
                 key = f"Conv2d[{module.chosen_algorithm()}].{method}"
 
             def timed(*args, _original=original, _key=key):
-                start = time.perf_counter()
+                start = time.process_time()
                 result = _original(*args)
-                totals[_key] += time.perf_counter() - start
+                totals[_key] += time.process_time() - start
                 return result
 
             object.__setattr__(module, method, timed)
             originals.append((module, method))
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(repeats):
         step()
-    totals["whole step"] = time.perf_counter() - start
+    totals["whole step"] = time.process_time() - start
     for module, method in originals:
         del module.__dict__[method]
     return {key: value / repeats for key, value in totals.items()}
@@ -139,18 +145,25 @@ def main(argv=None) -> None:
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=None)
     p.add_argument("--profile", action="store_true")
     args = p.parse_args(argv)
+    if args.threads is not None:
+        minigrad.set_num_threads(args.threads)
     ours, step_ours, step_theirs = steps(args.batch)
-    t_ours, t_theirs = alternate([step_ours, step_theirs], args.rounds, args.repeats)
+    (wall_ours, cpu_ours), (wall_theirs, cpu_theirs) = alternate(
+        [step_ours, step_theirs], args.rounds, args.repeats)
     print(f"ResNet-20 training step, batch {args.batch}, 3x32x32 float32, SGD momentum 0.9, "
-          f"{minigrad.get_num_threads()} threads ({args.rounds} rounds x {args.repeats})")
-    print(f"  minigrad {1000 * t_ours:8.1f} ms")
-    print(f"  torch    {1000 * t_theirs:8.1f} ms")
-    print(f"  minigrad / torch = {t_ours / t_theirs:.2f}")
+          f"{minigrad.get_num_threads()} threads ({args.rounds} rounds x {args.repeats}; "
+          f"{minigrad.threads.blas_description()})")
+    print(f"  {'':10}{'wall ms':>10}{'CPU ms':>10}")
+    print(f"  {'minigrad':10}{1000 * wall_ours:10.1f}{1000 * cpu_ours:10.1f}")
+    print(f"  {'torch':10}{1000 * wall_theirs:10.1f}{1000 * cpu_theirs:10.1f}")
+    print(f"  minigrad / torch: wall {wall_ours / wall_theirs:.2f}, "
+          f"CPU {cpu_ours / cpu_theirs:.2f}")
     if args.profile:
-        print("\nminigrad, ms per step by layer type (leaf layers; the rest is block glue and "
-              "the optimizer):")
+        print("\nminigrad, CPU ms per step by layer type (leaf layers; the rest is block glue "
+              "and the optimizer):")
         shares = profile_by_layer(ours, step_ours, args.repeats)
         for key, seconds in sorted(shares.items(), key=lambda item: -item[1]):
             print(f"  {key:<32}{1000 * seconds:8.1f}")
