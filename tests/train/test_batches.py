@@ -43,20 +43,23 @@ def test_a_generator_object_feeds_a_one_epoch_run_only():
         trainer.fit(batches(), iter(batches()), epochs=3, verbose=False)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda t: t.fit(None, epochs=1), "train_loader must be an iterable of .x, y. batches .* "
-                                      "got NoneType"),
-    (lambda t: t.fit(batches(), "val", epochs=1), "val_loader must be an iterable .* got str"),
-    (lambda t: t.evaluate(None), "evaluate: loader must be an iterable .* got NoneType"),
-    (lambda t: t.predict(None), r"predict: x must be an array of numbers \(N, ...\), got "
-                                "NoneType of dtype object"),
-    (lambda t: t.fit([np.ones((8, 4), np.float32)], epochs=1),
+@pytest.mark.parametrize("call, error, message", [
+    (lambda t: t.fit(None, epochs=1), TypeError, "train_loader must be an iterable of .x, y. "
+                                                 "batches .* got NoneType"),
+    (lambda t: t.fit(batches(), "val", epochs=1), TypeError,
+     "val_loader must be an iterable .* got str"),
+    (lambda t: t.fit(batches(), [], epochs=1), ValueError, "val_loader has no batches .its "
+                                                           "len.. is 0"),
+    (lambda t: t.evaluate(None), TypeError, "evaluate: loader must be an iterable .* got NoneType"),
+    (lambda t: t.predict(None), TypeError, r"predict: x must be an array of numbers \(N, ...\), "
+                                           "got NoneType of dtype object"),
+    (lambda t: t.fit([np.ones((8, 4), np.float32)], epochs=1), TypeError,
      r"train_loader must yield \(x, y\) pairs; batch 1 is a ndarray"),
-    (lambda t: t.evaluate([batches()[0], (1, 2, 3)]),
+    (lambda t: t.evaluate([batches()[0], (1, 2, 3)]), TypeError,
      r"evaluate: the loader must yield \(x, y\) pairs; batch 2 is a tuple of length 3"),
 ])
-def test_what_is_no_loader_is_a_type_error_naming_the_argument(call, message):
-    with pytest.raises(TypeError, match=message):
+def test_what_is_no_loader_is_an_error_naming_the_argument(call, error, message):
+    with pytest.raises(error, match=message):
         call(make_trainer())
 
 

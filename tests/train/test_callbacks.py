@@ -282,3 +282,11 @@ def test_an_accuracy_monitor_in_a_run_without_class_targets_fails_before_the_fir
     assert loss.train_calls == [1]  # one forward, no update
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[key])
+
+
+def test_a_checkpoint_path_that_is_a_folder_fails_at_fit_start(tmp_path):
+    model = Net()
+    trainer = Trainer(model, ScriptedLoss(model, [1.0]), SGD(model.parameters(), lr=0.1),
+                      callbacks=[ModelCheckpoint(tmp_path, save_best_only=False)])
+    with pytest.raises(IsADirectoryError, match="ModelCheckpoint: path=.* is a folder"):
+        trainer.fit(one_batch_loader(), epochs=1, verbose=False)

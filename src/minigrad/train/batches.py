@@ -20,16 +20,19 @@ def batch_count(loader) -> int | None:
 
 
 def check_loader(loader, name: str, epochs: int = 1) -> None:
-    """Refuses what is no iterable of batches, and an iterator given to a run of more than
-    one epoch (it would be empty from the second epoch on).
+    """Refuses what is no iterable of batches, one whose length says it has none, and an
+    iterator given to a run of more than one epoch (it would be empty from epoch 2 on).
 
     Raises:
         TypeError: ``loader`` is None or not iterable (``name`` leads the message).
-        ValueError: ``loader`` is an iterator and ``epochs > 1``.
+        ValueError: ``len(loader) == 0``, or ``loader`` is an iterator and ``epochs > 1``.
     """
     if loader is None or not isinstance(loader, Iterable) or isinstance(loader, (str, bytes)):
         raise TypeError(f"{name} must be an iterable of (x, y) batches (such as a "
                         f"minigrad.data.DataLoader or a list), got {type(loader).__name__}")
+    if batch_count(loader) == 0:
+        raise ValueError(f"{name} has no batches (its len() is 0: fewer samples than a batch "
+                         "with drop_last, or an empty list)")
     if epochs > 1 and isinstance(loader, Iterator):
         raise ValueError(
             f"{name} is an iterator ({type(loader).__name__}), exhausted after one pass, but "

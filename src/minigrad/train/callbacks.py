@@ -230,6 +230,8 @@ class CSVLogger(Callback):
 
 def _check_folder(path: str, argument: str) -> None:
     """A file is written at ``path`` after every epoch: its folder must exist at fit start."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{argument}={path!r} is a folder; name a file in it")
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{argument}={path!r}: the folder {folder!r} does not exist "

@@ -5,8 +5,9 @@ all-or-nothing step (``_train_batch``: a forward pass with its loss, then an upd
 refused for a NaN or inf loss or gradient, or failing with an exception, is undone by the
 framework's ``_discard_step``, then the run stops or the exception propagates);
 validation in eval mode; the History row (``train_*``, ``val_*``, ``lr``, ``epoch_time``);
-then the hooks' ``on_epoch_end`` (the scheduler's step first) and ``after_epoch``. The loop owns the History, the run's monitor, the stop reason and the
-tally of the batch losses and hits.
+then the hooks' ``on_epoch_end`` (the scheduler's step first) and ``after_epoch``. The
+loop owns the History, the run's monitor, the stop reason and the tally of the batch
+losses and hits.
 
 A framework supplies the batch step by subclassing: ``minigrad.train.Trainer`` for minigrad
 models, the benchmark's ``TorchTrainer`` for its torch twins. Both are therefore driven by
