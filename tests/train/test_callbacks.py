@@ -139,20 +139,24 @@ def test_early_stopping_on_a_val_metric_without_val_loader_fails_at_fit_start():
     trainer = Trainer(
         model, ScriptedLoss(model), SGD(model.parameters(), lr=0.1), callbacks=[EarlyStopping()]
     )
-    with pytest.raises(ValueError, match="monitors 'val_acc' but fit\\(\\) got no val_loader"):
+    message = (r"EarlyStopping: monitor='val_acc' is a validation metric, but fit\(\) got no "
+               r"val_loader; this run logs train_loss, train_acc, lr, epoch_time")
+    with pytest.raises(ValueError, match=message):
         trainer.fit(one_batch_loader(), epochs=2, verbose=False)
+    assert trainer.loss_fn.train_calls == []
 
 
-def test_early_stopping_on_a_metric_the_run_lacks_names_the_metrics_it_has():
+def test_early_stopping_on_a_metric_the_run_never_logs_fails_at_fit_start_naming_them():
     model = Net()
-    trainer = Trainer(
-        model,
-        ScriptedLoss(model, [1.0]),
-        SGD(model.parameters(), lr=0.1),
-        callbacks=[EarlyStopping(monitor="val_f1")],
-    )
-    with pytest.raises(KeyError, match="'val_f1' is not among .*'val_loss'"):
+    loss = ScriptedLoss(model, [1.0])
+    trainer = Trainer(model, loss, SGD(model.parameters(), lr=0.1),
+                      callbacks=[EarlyStopping(monitor="val_f1")])
+    message = (r"EarlyStopping: monitor='val_f1' is not a metric this run logs; it logs "
+               r"train_loss, train_acc, val_loss, val_acc, lr, epoch_time \(the accuracies only "
+               r"for class-index targets\)")
+    with pytest.raises(ValueError, match=message):
         trainer.fit(one_batch_loader(), one_batch_loader(), epochs=1, verbose=False)
+    assert loss.train_calls == []  # before any batch
 
 
 # -- ModelCheckpoint and CSVLogger ----------------------------------------------------
@@ -219,3 +223,70 @@ def test_csv_logger_writes_one_row_per_epoch(tmp_path):
     assert list(rows[0]) == ["epoch", *history]
     assert [float(row["val_loss"]) for row in rows] == history["val_loss"]  # exact floats
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
+
+
+# -- what is checked when fit starts, before any batch ---------------------------------
+@pytest.mark.parametrize("path, error, message", [
+    ("ck-{foo}.npz", ValueError, r"ModelCheckpoint: path='.*ck-\{foo\}.npz' has the field "
+     r"\{foo\}, which is neither 'epoch' nor a metric this run logs; it logs train_loss, "
+     r"train_acc, val_loss, val_acc, lr, epoch_time"),
+    ("ck-{val_acc:d}.npz", ValueError, r"cannot be formatted with an int epoch and float "
+     r"metrics \(ValueError: Unknown format code 'd'"),
+    ("ck-{epoch.npz", ValueError, r"is not a valid format string"),
+    ("ck-{}.npz", ValueError, r"has the field \{\}"),
+    ("missing/ck-{epoch}.npz", FileNotFoundError, r"ModelCheckpoint: path='.*missing/"
+     r"ck-1.npz': the folder '.*missing' does not exist"),
+])
+def test_model_checkpoint_paths_that_cannot_be_written_fail_at_fit_start(tmp_path, path, error,
+                                                                         message):
+    model = Net()
+    loss = ScriptedLoss(model, [1.0])
+    saver = ModelCheckpoint(tmp_path / path, monitor="val_loss", mode="min")
+    trainer = Trainer(model, loss, SGD(model.parameters(), lr=0.1), callbacks=[saver])
+    with pytest.raises(error, match=message):
+        trainer.fit(one_batch_loader(), one_batch_loader(), epochs=1, verbose=False)
+    assert loss.train_calls == [] and list(tmp_path.iterdir()) == []
+
+
+def test_model_checkpoint_fields_and_monitor_that_are_logged_pass(tmp_path):
+    model = Net()
+    path = tmp_path / "ck-{epoch:02d}-{train_loss:.2f}-{lr}.npz"
+    trainer = Trainer(model, ScriptedLoss(model, [1.0]), SGD(model.parameters(), lr=0.1),
+                      callbacks=[ModelCheckpoint(path, save_best_only=False)])
+    trainer.fit(one_batch_loader(), epochs=1, verbose=False)  # val_acc unused: every epoch
+    assert [p.name for p in tmp_path.iterdir()] == ["ck-01-1.00-0.1.npz"]
+
+
+def test_csv_logger_into_a_missing_folder_fails_at_fit_start(tmp_path):
+    model = Net()
+    loss = ScriptedLoss(model, [1.0])
+    trainer = Trainer(model, loss, SGD(model.parameters(), lr=0.1),
+                      callbacks=[CSVLogger(tmp_path / "no" / "log.csv")])
+    with pytest.raises(FileNotFoundError, match=r"CSVLogger: path='.*log.csv': the folder"):
+        trainer.fit(one_batch_loader(), epochs=1, verbose=False)
+    assert loss.train_calls == []
+
+
+def test_an_accuracy_monitor_in_a_run_without_class_targets_fails_before_the_first_update():
+    model = Net()
+    before = model.state_dict()
+    loss = ScriptedLoss(model, [1.0])
+    trainer = Trainer(model, loss, SGD(model.parameters(), lr=0.1),
+                      callbacks=[EarlyStopping(monitor="train_acc", mode="max")])
+    x = np.ones((5, 4), np.float32)
+    regression = [(x, np.zeros((5, 3), np.float32))]
+    message = (r"EarlyStopping: monitor='train_acc' is not a metric this run logs; it logs "
+               r"train_loss, lr, epoch_time \(no accuracies: the targets are not class indices\)")
+    with pytest.raises(ValueError, match=message):
+        trainer.fit(regression, epochs=2, verbose=False)
+    assert loss.train_calls == [1]  # one forward, no update
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_a_checkpoint_path_that_is_a_folder_fails_at_fit_start(tmp_path):
+    model = Net()
+    trainer = Trainer(model, ScriptedLoss(model, [1.0]), SGD(model.parameters(), lr=0.1),
+                      callbacks=[ModelCheckpoint(tmp_path, save_best_only=False)])
+    with pytest.raises(IsADirectoryError, match="ModelCheckpoint: path=.* is a folder"):
+        trainer.fit(one_batch_loader(), epochs=1, verbose=False)

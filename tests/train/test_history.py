@@ -5,6 +5,7 @@ import os
 import pytest
 
 from minigrad.train import History
+from minigrad.train.history import MAX_JSON_BYTES
 
 
 def make_history():
@@ -78,3 +79,27 @@ def test_compute_best_epoch_is_one_based_first_best(mode, values, expected):
 def test_from_dict_rejects_data_that_is_not_a_history():
     with pytest.raises(ValueError, match="'metrics'"):
         History.from_dict({"val_acc": [1.0]})
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"\xff\xfe", "codec can't decode"),
+    (b"{", "Expecting property name"),
+    (b"[" * 100_000 + b"]" * 100_000, "recursion"),
+    (b'{"metrics": {"val_acc": 5}}', "metric 'val_acc' must map to a list of numbers"),
+    (b'{"metrics": {"a": [1.0], "b": []}}', "different numbers of epochs"),
+    (b'{"metrics": {"a": [1.0]}, "best_epoch": 7}', "best_epoch must be None or a 1-based"),
+    (b'{"metrics": {}, "mode": "up"}', "mode must be 'min' or 'max'"),
+])
+def test_load_refuses_files_that_are_not_a_history_naming_them(tmp_path, text, message):
+    path = tmp_path / "h.json"
+    path.write_bytes(text)
+    with pytest.raises(ValueError, match=f"h.json' is not a History's JSON: .*{message}"):
+        History.load(path)
+
+
+def test_load_refuses_a_huge_file_unread(tmp_path):
+    path = tmp_path / "h.json"
+    with open(path, "wb") as file:
+        file.truncate(MAX_JSON_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(ValueError, match=r"h.json' holds 67108865 bytes, more than a History"):
+        History.load(path)

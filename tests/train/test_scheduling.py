@@ -61,15 +61,13 @@ def test_explicit_scheduler_monitor_is_used():
     model = Net()
     optimizer = SGD(model.parameters(), lr=1.0)
     scheduler = ReduceLROnPlateau(optimizer, mode="max", patience=0)
-    trainer = Trainer(
-        model,
-        ScriptedLoss(model, [1.0, 2.0, 3.0]),
-        optimizer,
-        scheduler,
-        scheduler_monitor="val_accuracy",
-    )
-    with pytest.raises(KeyError, match="'val_accuracy' is not among"):
+    loss = ScriptedLoss(model, [1.0, 2.0, 3.0])
+    trainer = Trainer(model, loss, optimizer, scheduler, scheduler_monitor="val_accuracy")
+    message = (r"ReduceLROnPlateau: scheduler_monitor='val_accuracy' is not a metric this run "
+               r"logs; it logs train_loss, train_acc, val_loss, val_acc, lr, epoch_time")
+    with pytest.raises(ValueError, match=message):
         trainer.fit(one_batch_loader(), one_batch_loader(), epochs=1, verbose=False)
+    assert loss.train_calls == []  # refused when fit starts, before any batch
 
 
 def test_warns_when_early_stopping_patience_leaves_the_plateau_no_chance():

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import csv
 import os
+import string
 from collections.abc import Mapping
+
+import numpy as np
 
 from minigrad import checkpoint
 from minigrad.checks import check_int
 from minigrad.fileio import atomic_write
 from minigrad.train.hooks import Callback, MonitorCallback, Run
+from minigrad.train.metrics import LoggedMetrics
+from minigrad.train.monitor import Monitor
 
 __all__ = ["CSVLogger", "Callback", "EarlyStopping", "ModelCheckpoint"]
 
@@ -69,8 +74,6 @@ class EarlyStopping(MonitorCallback):
 
     def on_train_begin(self, trainer: Run) -> None:
         self._reset()
-        if self.criterion.needs_validation and not trainer.has_validation:
-            raise ValueError(f"EarlyStopping monitors {self.monitor!r} but fit() got no val_loader")
 
     def on_epoch_end(self, trainer: Run, epoch: int, logs: Mapping[str, float]) -> None:
         value = self.criterion.value(logs)
@@ -106,6 +109,16 @@ class EarlyStopping(MonitorCallback):
             "stopped_epoch": self.stopped_epoch,
             "best_weights": None if self.best_weights is None else dict(self.best_weights),
         }
+
+    def check_state(self, state: Mapping, trainer: Run) -> None:
+        """Best weights saved for another model are refused before anything is loaded."""
+        weights = state.get("best_weights") if isinstance(state, Mapping) else None
+        if weights is None:
+            return
+        mismatch = _weights_mismatch(weights, trainer.weights())
+        if mismatch:
+            raise ValueError(f"EarlyStopping: the saved best weights do not fit this model: "
+                             f"{mismatch}")
 
     def load_state_dict(self, state: Mapping) -> None:
         self.wait = int(state["wait"])
@@ -147,6 +160,30 @@ class ModelCheckpoint(MonitorCallback):
         self.best = self.criterion.worst
         self.last_saved: str | None = None
 
+    def check_run(self, metrics: LoggedMetrics, monitor: Monitor) -> None:
+        """With ``save_best_only`` the monitor must be logged; ``path`` must format with
+        ``{epoch}`` and the logged metrics, into a folder that exists."""
+        if self.save_best_only:
+            super().check_run(metrics, monitor)
+        owner = f"ModelCheckpoint: path={self.path!r}"
+        try:
+            fields = [field for _, field, _, _ in string.Formatter().parse(self.path)
+                      if field is not None]
+        except ValueError as error:
+            raise ValueError(f"{owner} is not a valid format string ({error})") from None
+        for field in fields:
+            name = field.split(".")[0].split("[")[0]
+            if name != "epoch" and name not in metrics:
+                raise ValueError(f"{owner} has the field {{{field}}}, which is neither 'epoch' "
+                                 f"nor a metric this run logs; it logs {metrics.describe()}")
+        try:
+            example = self.path.format(epoch=1, **dict.fromkeys(metrics.names, 0.5))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+            raise ValueError(f"{owner} cannot be formatted with an int epoch and float metrics "
+                             f"({type(error).__name__}: {error})") from None
+        if "{" not in os.path.dirname(self.path):  # else the folder depends on the epoch
+            _check_folder(example, "ModelCheckpoint: path")
+
     def on_train_begin(self, trainer: Run) -> None:
         self.best = self.criterion.worst
         self.last_saved = None
@@ -178,6 +215,9 @@ class CSVLogger(Callback):
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
 
+    def check_run(self, metrics: LoggedMetrics, monitor: Monitor) -> None:
+        _check_folder(self.path, "CSVLogger: path")
+
     def after_epoch(self, trainer: Run, epoch: int, logs: Mapping[str, float]) -> None:
         history = trainer.history
         columns = list(history)
@@ -186,3 +226,33 @@ class CSVLogger(Callback):
             writer.writerow(["epoch", *columns])
             for index in range(history.epochs):
                 writer.writerow([index + 1, *(repr(history[c][index]) for c in columns)])
+
+
+def _check_folder(path: str, argument: str) -> None:
+    """A file is written at ``path`` after every epoch: its folder must exist at fit start."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{argument}={path!r} is a folder; name a file in it")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{argument}={path!r}: the folder {folder!r} does not exist "
+                                "(create it before fit)")
+
+
+def _weights_mismatch(saved: Mapping, current: Mapping) -> str:
+    """Which entries of ``saved`` weights are missing, unexpected or mis-shaped against the
+    model's ``current`` ones ("" when they fit)."""
+    if not isinstance(saved, Mapping):
+        return f"expected a mapping of arrays, got {type(saved).__name__}"
+    problems = []
+    missing = [key for key in current if key not in saved]
+    unexpected = [key for key in saved if key not in current]
+    misshaped = [f"{key}: expected {tuple(np.shape(value))}, got {tuple(np.shape(saved[key]))}"
+                 for key, value in current.items()
+                 if key in saved and tuple(np.shape(saved[key])) != tuple(np.shape(value))]
+    if missing:
+        problems.append("missing keys: " + ", ".join(missing))
+    if unexpected:
+        problems.append("unexpected keys: " + ", ".join(map(str, unexpected)))
+    if misshaped:
+        problems.append("mis-shaped entries: " + "; ".join(misshaped))
+    return "; ".join(problems)

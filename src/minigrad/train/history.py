@@ -9,6 +9,9 @@ from collections.abc import Iterator, Mapping
 
 from minigrad.fileio import atomic_write
 
+# A History's JSON holds ~100 bytes per epoch and metric; a larger file is no History.
+MAX_JSON_BYTES = 64 * 2**20
+
 
 class History(Mapping):
     """Per-epoch metrics of one training run, read like a dict of lists.
@@ -93,16 +96,31 @@ class History(Mapping):
 
     @classmethod
     def from_dict(cls, data: Mapping) -> History:
-        """Rebuilds a History from ``to_dict()`` output."""
+        """Rebuilds a History from ``to_dict()`` output.
+
+        Raises:
+            ValueError: ``data`` is not such output (naming the field that is wrong).
+        """
         if not isinstance(data, Mapping) or not isinstance(data.get("metrics"), Mapping):
             raise ValueError(
                 "History data must be a mapping with a 'metrics' mapping, "
                 f"got {type(data).__name__}"
             )
+        metrics = {key: _numbers(key, values) for key, values in data["metrics"].items()}
+        if len({len(values) for values in metrics.values()}) > 1:
+            raise ValueError("History data: the metrics have different numbers of epochs")
+        epochs = max((len(values) for values in metrics.values()), default=0)
+        for field, kind in (("monitor", str), ("stop_reason", str), ("best_epoch", int),
+                            ("stopped_epoch", int)):
+            value = data.get(field)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)
+                                      or (kind is int and not 1 <= value <= epochs + 1)):
+                raise ValueError(f"History data: {field} must be None or a "
+                                 f"{'1-based epoch' if kind is int else 'string'}, got {value!r}")
+        if data.get("mode", "min") not in ("min", "max"):
+            raise ValueError(f"History data: mode must be 'min' or 'max', got {data['mode']!r}")
         history = cls(monitor=data.get("monitor"), mode=data.get("mode", "min"))
-        history._metrics = {
-            key: [float(v) for v in values] for key, values in data["metrics"].items()
-        }
+        history._metrics = metrics
         history.best_epoch = data.get("best_epoch")
         history.stopped_epoch = data.get("stopped_epoch")
         history.stop_reason = data.get("stop_reason")
@@ -118,9 +136,24 @@ class History(Mapping):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
-        """Reads a history written by ``to_json``."""
-        with open(path, encoding="utf-8") as file:
-            return cls.from_dict(json.load(file))
+        """Reads a history written by ``to_json``.
+
+        Raises:
+            ValueError: the file is over ``MAX_JSON_BYTES`` (refused unread), is not JSON or
+                not a History's, named in the message.
+            OSError: the file cannot be read.
+        """
+        where = os.fspath(path)
+        with open(where, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > MAX_JSON_BYTES:
+                raise ValueError(f"{where!r} holds {size} bytes, more than a History's JSON "
+                                 f"(at most {MAX_JSON_BYTES}); not read")
+            raw = file.read(MAX_JSON_BYTES + 1)
+        try:
+            return cls.from_dict(json.loads(raw.decode("utf-8")))
+        except (ValueError, RecursionError) as error:  # JSON and UTF-8 errors are ValueErrors
+            raise ValueError(f"{where!r} is not a History's JSON: {error}") from None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, History):
@@ -134,6 +167,14 @@ class History(Mapping):
             f"History(epochs={self.epochs}, metrics={list(self._metrics)}, "
             f"best_epoch={self.best_epoch}, stopped_epoch={self.stopped_epoch})"
         )
+
+
+def _numbers(metric, values) -> list[float]:
+    """A metric's values as floats, or a ValueError naming the metric."""
+    if not isinstance(metric, str) or not isinstance(values, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"History data: metric {metric!r} must map to a list of numbers")
+    return [float(v) for v in values]
 
 
 def _nan_equal(a, b) -> bool:

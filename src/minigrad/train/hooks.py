@@ -1,5 +1,9 @@
 """The callback contract: the hooks a training run calls, and what a callback may use of the run.
 
+When ``fit`` starts, before it changes anything, the run asks every callback to
+``check_run``: what it needs of the run (a metric the run never logs, a path it cannot
+format) fails then, not after an epoch of training.
+
 At the end of every epoch the run records the epoch's metrics in the History, then calls
 every callback's ``on_epoch_end`` (decisions: step the lr, track the best, ask to stop),
 then every callback's ``after_epoch`` (side effects that must see the final state of the
@@ -9,10 +13,11 @@ holds every callback's decision for that epoch, whatever the order of the callba
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 from minigrad.train.history import History
+from minigrad.train.metrics import LoggedMetrics
 from minigrad.train.monitor import Monitor
 
 
@@ -46,6 +51,16 @@ class Callback:
     and ndarrays) so checkpoints can resume them exactly.
     """
 
+    def check_run(self, metrics: LoggedMetrics, monitor: Monitor) -> None:
+        """Called when ``fit`` starts, before anything changes: raise ``ValueError`` naming the
+        argument if this callback cannot work in the run.
+
+        ``metrics`` are what every epoch logs (``metrics.require(name, argument)`` raises
+        the documented message); ``monitor`` is the run's monitor. Called again before the
+        first batch's update if that batch shows that the targets are not class indices
+        (so no accuracies are logged). Must not change any state.
+        """
+
     def on_train_begin(self, trainer: Run) -> None:
         """Called at the start of ``fit``, before a checkpoint is resumed: reset state here."""
 
@@ -63,6 +78,10 @@ class Callback:
 
     def state_dict(self) -> dict:
         return {}
+
+    def check_state(self, state: Mapping, trainer: Run) -> None:
+        """Called before any state of the run is loaded: raise ``ValueError`` if ``state``
+        (from ``state_dict()``) cannot be resumed in ``trainer``'s run. Changes nothing."""
 
     def load_state_dict(self, state: Mapping) -> None:
         """Restores ``state_dict()`` output."""
@@ -86,6 +105,10 @@ class MonitorCallback(Callback):
     def __init__(self, monitor: str, mode: str, min_delta: float = 0.0) -> None:
         self.criterion = Monitor(monitor, mode, min_delta, owner=type(self).__name__)
 
+    def check_run(self, metrics: LoggedMetrics, monitor: Monitor) -> None:
+        """The monitored metric must be one the run logs."""
+        metrics.require(self.monitor, f"{type(self).__name__}: monitor")
+
     @property
     def monitor(self) -> str:
         return self.criterion.metric
@@ -97,3 +120,22 @@ class MonitorCallback(Callback):
     @property
     def min_delta(self) -> float:
         return self.criterion.min_delta
+
+
+def as_callbacks(callbacks: Iterable[Callback]) -> list[Callback]:
+    """``callbacks`` as a list, each checked to be a ``Callback``.
+
+    Raises:
+        TypeError: a single callback (not in a list), no iterable, or an entry that is no
+            ``Callback`` (naming its index).
+    """
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, Iterable):
+        hint = "; wrap it in a list" if isinstance(callbacks, Callback) else ""
+        raise TypeError(f"callbacks must be a list of minigrad.train.Callback, got "
+                        f"{type(callbacks).__name__}{hint}")
+    callbacks = list(callbacks)
+    for index, callback in enumerate(callbacks):
+        if not isinstance(callback, Callback):
+            raise TypeError(f"callbacks[{index}] must be a minigrad.train.Callback, "
+                            f"got {type(callback).__name__}")
+    return callbacks

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 
 from minigrad.train.hooks import Callback, MonitorCallback, Run
+from minigrad.train.metrics import LoggedMetrics
 from minigrad.train.monitor import Monitor
 
 
@@ -60,11 +61,12 @@ class SchedulerStep(Callback):
             stacklevel=stacklevel + 1,
         )
 
-    def on_train_begin(self, trainer: Run) -> None:
+    def check_run(self, metrics: LoggedMetrics, monitor: Monitor) -> None:
+        """A plateau's metric must be logged, and its mode must agree with the metric."""
         if not self.takes_metric:
             return
         name = type(self.scheduler).__name__
-        metric = self.monitor or trainer.monitor.metric
+        metric = self.monitor or monitor.metric
         natural = Monitor.expected_mode(metric)
         if natural is not None and natural != self.scheduler.mode:
             raise ValueError(
@@ -72,9 +74,13 @@ class SchedulerStep(Callback):
                 f"which improves in mode {natural!r}; pass scheduler_monitor= or build the "
                 f"scheduler with mode={natural!r}"
             )
-        if metric.startswith("val_") and not trainer.has_validation:
-            raise ValueError(f"{name} is stepped with {metric!r} but fit() got no val_loader")
-        self.criterion = Monitor(metric, self.scheduler.mode, owner=name)
+        metrics.require(metric, f"{name}: scheduler_monitor" if self.monitor else
+                        f"{name} (stepped with the run's monitor): monitor")
+
+    def on_train_begin(self, trainer: Run) -> None:
+        if self.takes_metric:
+            self.criterion = Monitor(self.monitor or trainer.monitor.metric,
+                                     self.scheduler.mode, owner=type(self.scheduler).__name__)
 
     def on_epoch_end(self, trainer: Run, epoch: int, logs: Mapping[str, float]) -> None:
         if self.criterion is not None:
