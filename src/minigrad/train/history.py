@@ -7,6 +7,8 @@ import math
 import os
 from collections.abc import Iterator, Mapping
 
+import numpy as np
+
 from minigrad.fileio import atomic_write
 
 
@@ -17,6 +19,12 @@ class History(Mapping):
     records ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr`` and
     ``epoch_time`` (accuracies only for class-index targets, ``val_*`` only with a
     validation loader).
+
+    ``history.steps`` holds one record per optimizer step (a dict of lists, empty unless
+    the run keeps them: it steps its scheduler per batch, or clips gradients by norm):
+    ``steps["epoch"][k]`` is the 1-based epoch of step ``k + 1``, ``steps["lr"][k]`` the
+    lr that step used (``param_groups[0]``), ``steps["grad_norm"][k]`` the total gradient
+    norm before clipping (``Trainer(clip_grad_norm=...)`` only).
 
     Epochs a user sees are 1-based, as in the progress output:
 
@@ -31,6 +39,7 @@ class History(Mapping):
 
     def __init__(self, monitor: str | None = None, mode: str = "min") -> None:
         self._metrics: dict[str, list[float]] = {}
+        self.steps: dict[str, list[float]] = {}
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
         self.stop_reason: str | None = None
@@ -59,12 +68,11 @@ class History(Mapping):
 
     def append(self, logs: Mapping[str, float]) -> None:
         """Records one epoch's metrics (a metric first seen now is NaN for earlier epochs)."""
-        done = self.epochs
-        for key, value in logs.items():
-            self._metrics.setdefault(key, [math.nan] * done).append(float(value))
-        for values in self._metrics.values():
-            if len(values) == done:
-                values.append(math.nan)
+        _append_row(self._metrics, {key: float(value) for key, value in logs.items()})
+
+    def append_step(self, record: Mapping[str, float]) -> None:
+        """Records one optimizer step in ``steps`` (a key first seen now is NaN before)."""
+        _append_row(self.steps, record)
 
     def best(self) -> float | None:
         """The monitored metric at ``best_epoch``, or None."""
@@ -82,7 +90,7 @@ class History(Mapping):
     # -- serialisation ----------------------------------------------------------
     def to_dict(self) -> dict:
         """Plain data (lists of floats, ints, strings): what JSON and checkpoints store."""
-        return {
+        data = {
             "metrics": {key: list(values) for key, values in self._metrics.items()},
             "best_epoch": self.best_epoch,
             "stopped_epoch": self.stopped_epoch,
@@ -90,6 +98,9 @@ class History(Mapping):
             "monitor": self.monitor,
             "mode": self.mode,
         }
+        if self.steps:  # absent, not empty, so a run without step records writes what it did
+            data["steps"] = {key: list(values) for key, values in self.steps.items()}
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping) -> History:
@@ -103,6 +114,10 @@ class History(Mapping):
         history._metrics = {
             key: [float(v) for v in values] for key, values in data["metrics"].items()
         }
+        steps = data.get("steps", {})
+        if not isinstance(steps, Mapping):
+            raise ValueError(f"History data: 'steps' must be a mapping, got {type(steps).__name__}")
+        history.steps = {key: _numbers(values) for key, values in steps.items()}
         history.best_epoch = data.get("best_epoch")
         history.stopped_epoch = data.get("stopped_epoch")
         history.stop_reason = data.get("stop_reason")
@@ -134,6 +149,23 @@ class History(Mapping):
             f"History(epochs={self.epochs}, metrics={list(self._metrics)}, "
             f"best_epoch={self.best_epoch}, stopped_epoch={self.stopped_epoch})"
         )
+
+
+def _numbers(values) -> list:
+    """Python ints and floats from a list (JSON) or an array (a checkpoint): epochs stay ints."""
+    values = values.tolist() if isinstance(values, np.ndarray) else values
+    return [v if isinstance(v, int) and not isinstance(v, bool) else float(v) for v in values]
+
+
+def _append_row(table: dict[str, list], row: Mapping) -> None:
+    """Appends ``row`` to the columns of ``table``: NaN for columns the row lacks, and NaN
+    for the earlier rows of a column first seen now."""
+    done = max((len(values) for values in table.values()), default=0)
+    for key, value in row.items():
+        table.setdefault(key, [math.nan] * done).append(value)
+    for values in table.values():
+        if len(values) == done:
+            values.append(math.nan)
 
 
 def _nan_equal(a, b) -> bool:

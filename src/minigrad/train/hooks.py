@@ -5,6 +5,8 @@ every callback's ``on_epoch_end`` (decisions: step the lr, track the best, ask t
 then every callback's ``after_epoch`` (side effects that must see the final state of the
 epoch: writing checkpoints and logs). A checkpoint written in ``after_epoch`` therefore
 holds every callback's decision for that epoch, whatever the order of the callbacks list.
+After every training batch's ``optimizer.step()`` the run calls every callback's
+``on_train_batch_end`` (where a per-batch lr schedule steps).
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class Callback:
 
     def on_epoch_begin(self, trainer: Run, epoch: int) -> None:
         """Called before epoch ``epoch``'s first batch."""
+
+    def on_train_batch_end(self, trainer: Run, epoch: int, batch: int) -> None:
+        """Called after training batch ``batch`` (1-based) of ``epoch``, once its
+        ``optimizer.step()`` is done and recorded (``trainer.history.steps``, when kept)."""
 
     def on_epoch_end(self, trainer: Run, epoch: int, logs: Mapping[str, float]) -> None:
         """Called after validation and the History row, with the epoch's metrics."""

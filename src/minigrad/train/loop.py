@@ -1,11 +1,12 @@
 """EpochLoop: the epoch driver of a training run, for any framework.
 
 One epoch: the hooks' ``on_epoch_begin``; the training batches in train mode, each a
-forward pass with its loss (a NaN or inf loss stops the run before that batch's update)
-and an update; validation in eval mode; the History row (``train_*``, ``val_*``, ``lr``,
-``epoch_time``); then the hooks' ``on_epoch_end`` (the scheduler's step first) and
-``after_epoch``. The loop owns the History, the run's monitor, the stop reason and the
-tally of the batch losses and hits.
+forward pass with its loss (a NaN or inf loss stops the run before that batch's update),
+an update, its record in ``History.steps`` (when the run keeps them) and the hooks'
+``on_train_batch_end`` (a per-batch scheduler steps there); validation in eval mode; the
+History row (``train_*``, ``val_*``, ``lr``, ``epoch_time``); then the hooks'
+``on_epoch_end`` (a per-epoch scheduler steps first) and ``after_epoch``. The loop owns
+the History, the run's monitor, the stop reason and the tally of the batch losses and hits.
 
 A framework supplies the batch step by subclassing: ``minigrad.train.Trainer`` for minigrad
 models, the benchmark's ``TorchTrainer`` for its torch twins. Both are therefore driven by
@@ -29,12 +30,12 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 
 from minigrad import checkpoint
-from minigrad.checks import check_int
+from minigrad.checks import check_choice, check_int
 from minigrad.train.history import History
 from minigrad.train.hooks import Callback, MonitorCallback
 from minigrad.train.monitor import Monitor
 from minigrad.train.progress import EpochBar, stdout_is_terminal, summary_line
-from minigrad.train.scheduling import SchedulerStep
+from minigrad.train.scheduling import INTERVALS, SchedulerStep
 from minigrad.train.tally import Tally
 
 
@@ -44,12 +45,16 @@ class EpochLoop(ABC):
     Args:
         model: the framework's model (``train()``, ``eval()``, ``training``).
         optimizer: the framework's optimizer (``param_groups[0]["lr"]`` is logged).
-        scheduler: optional lr scheduler, stepped once per epoch after validation through
-            a ``SchedulerStep`` that runs before the callbacks.
+        scheduler: optional lr scheduler, stepped through a ``SchedulerStep`` that runs
+            before the callbacks: once per epoch after validation, or after every batch.
         callbacks: ``Callback`` instances, called in order.
         seed: seed of the run's Generator (shuffling, dropout, augmentation).
         scheduler_monitor: the metric a plateau scheduler is stepped with; None: the run's
             monitor (see ``MonitorCallback``).
+        scheduler_interval: ``"epoch"`` (default) or ``"batch"``: step the scheduler after
+            every ``optimizer.step()`` (OneCycleLR, CyclicLR, warm-ups counted in batches)
+            and keep a record per step in ``history.steps``. A plateau scheduler is stepped
+            per epoch only (``ValueError`` otherwise).
 
     Warns:
         UserWarning: if an EarlyStopping's patience <= a ReduceLROnPlateau's patience
@@ -57,7 +62,8 @@ class EpochLoop(ABC):
     """
 
     def __init__(self, model, optimizer, scheduler=None, callbacks: Iterable[Callback] = (),
-                 seed: int | None = 0, scheduler_monitor: str | None = None) -> None:
+                 seed: int | None = 0, scheduler_monitor: str | None = None,
+                 scheduler_interval: str = "epoch") -> None:
         self.callbacks = list(callbacks)
         for index, callback in enumerate(self.callbacks):
             if not isinstance(callback, Callback):
@@ -68,6 +74,8 @@ class EpochLoop(ABC):
         self.model = model
         self.optimizer = optimizer
         self.scheduler_monitor = scheduler_monitor
+        self.scheduler_interval = check_choice(scheduler_interval, "scheduler_interval",
+                                               INTERVALS)
         self.scheduler = scheduler
         if self._scheduler_step is not None:  # stacklevel 3: the line that builds the Trainer
             self._scheduler_step.warn_if_stopped_first(self.callbacks, stacklevel=3)
@@ -93,8 +101,12 @@ class EpochLoop(ABC):
         """
 
     @abstractmethod
-    def _update(self) -> None:
-        """Backward from the last training ``_forward``'s loss and one optimizer step."""
+    def _update(self) -> Mapping[str, float] | None:
+        """Backward from the last training ``_forward``'s loss and one optimizer step.
+
+        Returns None, or what the step measured for ``history.steps`` (e.g. the gradient
+        norm before clipping): a run that returns it keeps a record per step.
+        """
 
     @abstractmethod
     def _share_generator(self, loaders: list) -> None:
@@ -131,9 +143,8 @@ class EpochLoop(ABC):
     def scheduler(self, scheduler) -> None:
         if scheduler is not None and not callable(getattr(scheduler, "step", None)):
             raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
-        self._scheduler_step = (
-            None if scheduler is None else SchedulerStep(scheduler, self.scheduler_monitor)
-        )
+        self._scheduler_step = None if scheduler is None else SchedulerStep(
+            scheduler, self.scheduler_monitor, self.scheduler_interval)
 
     @property
     def _hooks(self) -> list[Callback]:
@@ -260,7 +271,7 @@ class EpochLoop(ABC):
                         f"batch, or the best epoch's if EarlyStopping restores them)", epoch)
                     return None
                 tally.add(loss, correct, count)
-                self._update()
+                self._end_batch(epoch, batch, self._update())
                 bar.update(batch, tally.running)
         finally:
             bar.close()
@@ -272,6 +283,15 @@ class EpochLoop(ABC):
                 f"EarlyStopping restores them)", epoch)
             return None
         return means
+
+    def _end_batch(self, epoch: int, batch: int, measured: Mapping[str, float] | None) -> None:
+        """The step's record, when the run keeps them (the lr is read before a per-batch
+        scheduler steps: the lr this step used), then every hook's ``on_train_batch_end``."""
+        if measured is not None or self.scheduler_interval == "batch":
+            lr = float(self.optimizer.param_groups[0]["lr"])
+            self.history.append_step({"epoch": epoch, "lr": lr, **(measured or {})})
+        for callback in self._hooks:
+            callback.on_train_batch_end(self, epoch, batch)
 
     def _stop_on_non_finite(self, reason: str, epoch: int) -> None:
         warnings.warn(reason, RuntimeWarning, stacklevel=5)  # points at the fit() call
@@ -315,10 +335,13 @@ class EpochLoop(ABC):
     def state_dict(self) -> dict:
         """Epoch, Generator state, History and callbacks' state (not model/optimizer/scheduler:
         ``minigrad.checkpoint.save(path, trainer=...)`` saves those alongside)."""
+        history = self.history.to_dict()
+        if "steps" in history:  # arrays: binary in a checkpoint, not JSON text per value
+            history["steps"] = {k: np.asarray(v) for k, v in history["steps"].items()}
         return {
             "epoch": self.epoch,
             "generator": self.generator.bit_generator.state,
-            "history": self.history.to_dict(),
+            "history": history,
             "callbacks": [
                 {"type": type(c).__name__, "state": c.state_dict()} for c in self.callbacks
             ],

@@ -32,9 +32,10 @@ class Trainer(EpochLoop):
         loss_fn: callable ``loss_fn(outputs, targets) -> float`` (mean over the batch) with
             ``loss_fn.backward()`` returning dL/doutputs, e.g. ``nn.CrossEntropyLoss()``.
         optimizer: a ``minigrad.optim`` optimizer over ``model.parameters()``.
-        scheduler: optional lr scheduler, stepped once per epoch after validation through
-            a ``SchedulerStep`` callback that runs before the others. A
-            ``ReduceLROnPlateau`` is stepped with the metric ``scheduler_monitor``.
+        scheduler: optional lr scheduler, stepped through a ``SchedulerStep`` callback
+            that runs before the others: once per epoch after validation, or after every
+            batch (``scheduler_interval``). A ``ReduceLROnPlateau`` is stepped with the
+            metric ``scheduler_monitor``.
         callbacks: ``Callback`` instances, called in order.
         seed: seed of the Trainer's Generator (shuffling, dropout, augmentation).
         scheduler_monitor: metric a ``ReduceLROnPlateau`` is stepped with. Default: the
@@ -42,6 +43,10 @@ class Trainer(EpochLoop):
             first ModelCheckpoint, else ``"val_loss"``, ``"train_loss"`` without a
             validation loader; see ``MonitorCallback``). A plateau ``mode`` contradicting the
             metric (``"max"`` for a loss) is a ValueError.
+        scheduler_interval: ``"epoch"`` (default: one ``scheduler.step()`` per epoch) or
+            ``"batch"`` (one after every ``optimizer.step()``, as OneCycleLR and CyclicLR
+            expect; each step's lr is then recorded in ``history.steps``). A plateau
+            scheduler is stepped per epoch only: ``"batch"`` is a ValueError.
 
     Warns:
         UserWarning: if an EarlyStopping's patience <= a ReduceLROnPlateau's patience: the
@@ -58,10 +63,12 @@ class Trainer(EpochLoop):
         callbacks: Iterable[Callback] = (),
         seed: int | None = 0,
         scheduler_monitor: str | None = None,
+        scheduler_interval: str = "epoch",
     ) -> None:
         _check_parts(model, loss_fn, optimizer)
         self.loss_fn = loss_fn
-        super().__init__(model, optimizer, scheduler, callbacks, seed, scheduler_monitor)
+        super().__init__(model, optimizer, scheduler, callbacks, seed, scheduler_monitor,
+                         scheduler_interval)
 
     # -- the batch step -----------------------------------------------------------------
     def _forward(self, xb, yb) -> tuple[float, int | None, int]:

@@ -104,17 +104,19 @@ class TorchTrainer(EpochLoop):
 
     Args:
         model: a ``torch.nn.Module`` on ``runtime.device``.
-        optimizer, scheduler, callbacks, seed, scheduler_monitor: as for ``Trainer``
-            (torch's optimizer and scheduler; a torch ``ReduceLROnPlateau`` is stepped with
-            the monitored metric).
+        optimizer, scheduler, callbacks, seed, scheduler_monitor, scheduler_interval: as
+            for ``Trainer`` (torch's optimizer and scheduler; a torch ``ReduceLROnPlateau``
+            is stepped with the monitored metric, per epoch).
         runtime: where and how the model computes.
         label: printed before every line the run prints, e.g. ``"[torch twin] "``.
     """
 
     def __init__(self, model: tnn.Module, optimizer, scheduler=None, callbacks=(),
-                 seed: int | None = 0, scheduler_monitor: str | None = None, *,
-                 runtime: Runtime, label: str = "") -> None:
-        super().__init__(model, optimizer, scheduler, callbacks, seed, scheduler_monitor)
+                 seed: int | None = 0, scheduler_monitor: str | None = None,
+                 scheduler_interval: str = "epoch", *, runtime: Runtime,
+                 label: str = "") -> None:
+        super().__init__(model, optimizer, scheduler, callbacks, seed, scheduler_monitor,
+                         scheduler_interval)
         self.runtime, self.label = runtime, label
         self._loss: torch.Tensor | None = None
 
