@@ -89,11 +89,15 @@ def test_residual_block_example_passes_its_gradchecks_and_its_loss_falls():
     assert float(result.stdout.split("best validation accuracy ")[1]) > 0.8  # chance: 1/3
 
 
-@pytest.mark.parametrize("bad", [["--subset", "5"], ["--resume"]])
-def test_mnist_example_rejects_bad_arguments(bad):
+@pytest.mark.parametrize("bad, message", [
+    (["--subset", "5"], "--subset must be at least"),
+    (["--resume"], "--resume needs --out"),
+    (["--schedule", "onecycle", "--momentum", "0.9"], "sets the SGD momentum itself"),
+])
+def test_mnist_example_rejects_bad_arguments(bad, message):
     result = run_example("examples/mnist.py", *bad)
     assert result.returncode == 2
-    assert "--subset must be at least" in result.stderr or "--resume needs --out" in result.stderr
+    assert message in result.stderr
 
 
 def test_readme_example_runs_as_written(tmp_path):

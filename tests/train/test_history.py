@@ -2,6 +2,7 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 
 from minigrad.train import History
@@ -78,3 +79,25 @@ def test_compute_best_epoch_is_one_based_first_best(mode, values, expected):
 def test_from_dict_rejects_data_that_is_not_a_history():
     with pytest.raises(ValueError, match="'metrics'"):
         History.from_dict({"val_acc": [1.0]})
+
+
+def test_step_records_round_trip_through_json_and_arrays_with_epochs_as_ints(tmp_path):
+    history = make_history()
+    history.append_step({"epoch": 1, "lr": 0.1})
+    history.append_step({"epoch": 1, "lr": 0.2, "grad_norm": 3.5})  # a key first seen now
+    assert history.steps["grad_norm"][1] == 3.5 and math.isnan(history.steps["grad_norm"][0])
+    history.to_json(tmp_path / "h.json")
+    loaded = History.load(tmp_path / "h.json")
+    assert loaded == history and loaded.steps["epoch"] == [1, 1]
+    assert all(type(e) is int for e in loaded.steps["epoch"])
+    as_arrays = {**history.to_dict(),
+                 "steps": {k: np.asarray(v) for k, v in history.steps.items()}}
+    assert History.from_dict(as_arrays) == history  # a checkpoint keeps them as arrays
+    assert history.epochs == 3  # steps are not epochs
+
+
+def test_a_history_without_step_records_writes_no_steps_key():
+    assert "steps" not in make_history().to_dict()
+    assert History.from_dict(make_history().to_dict()).steps == {}
+    with pytest.raises(ValueError, match="'steps' must be a mapping"):
+        History.from_dict({**make_history().to_dict(), "steps": [1.0]})
