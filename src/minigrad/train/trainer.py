@@ -1,7 +1,8 @@
 """Trainer: fit / evaluate / predict for minigrad models, with callbacks, a scheduler and resume.
 
 One batch: ``logits = model(xb)``, ``loss = loss_fn(logits, yb)``, ``optimizer.zero_grad()``,
-``model.backward(loss_fn.backward())``, ``optimizer.step()``. Everything around the batch
+``model.backward(loss_fn.backward())``, the optional gradient clipping, ``optimizer.step()``.
+Everything around the batch
 (epochs, validation, the History, the scheduler, callbacks, stopping, checkpoints) is the
 framework-neutral ``EpochLoop`` in ``loop.py``.
 
@@ -14,12 +15,15 @@ global numpy RNG is never used.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from minigrad.checks import check_int
 from minigrad.nn.module import Module
+from minigrad.nn.utils import clip_grad_value_, clip_grads_with_norm_, get_total_norm
 from minigrad.train.hooks import Callback
 from minigrad.train.loop import EpochLoop
 
@@ -47,6 +51,14 @@ class Trainer(EpochLoop):
             ``"batch"`` (one after every ``optimizer.step()``, as OneCycleLR and CyclicLR
             expect; each step's lr is then recorded in ``history.steps``). A plateau
             scheduler is stepped per epoch only: ``"batch"`` is a ValueError.
+        clip_grad_norm: clip the gradients between backward and ``optimizer.step()`` so
+            that their total 2-norm, over every parameter of the optimizer as one vector,
+            is at most this (``nn.utils.clip_grad_norm_``); the norm before clipping is
+            recorded per step in ``history.steps["grad_norm"]``. A NaN or inf norm is a
+            RuntimeError before the step (the update is refused). None: no clipping.
+        clip_grad_value: clamp every gradient entry to ``[-clip_grad_value,
+            clip_grad_value]`` between backward and step (``nn.utils.clip_grad_value_``).
+            At most one of the two; each a finite number > 0.
 
     Warns:
         UserWarning: if an EarlyStopping's patience <= a ReduceLROnPlateau's patience: the
@@ -64,8 +76,14 @@ class Trainer(EpochLoop):
         seed: int | None = 0,
         scheduler_monitor: str | None = None,
         scheduler_interval: str = "epoch",
+        clip_grad_norm: float | None = None,
+        clip_grad_value: float | None = None,
     ) -> None:
         _check_parts(model, loss_fn, optimizer)
+        if clip_grad_norm is not None and clip_grad_value is not None:
+            raise ValueError("Trainer: give clip_grad_norm or clip_grad_value, not both")
+        self.clip_grad_norm = _checked_clip(clip_grad_norm, "clip_grad_norm")
+        self.clip_grad_value = _checked_clip(clip_grad_value, "clip_grad_value")
         self.loss_fn = loss_fn
         super().__init__(model, optimizer, scheduler, callbacks, seed, scheduler_monitor,
                          scheduler_interval)
@@ -79,10 +97,32 @@ class Trainer(EpochLoop):
                    if _is_classification(logits, yb) else None)
         return loss, correct, len(yb)
 
-    def _update(self) -> None:
+    def _update(self) -> dict[str, float] | None:
         self.optimizer.zero_grad()
         self.model.backward(self.loss_fn.backward())
+        measured = self._clip_gradients()
         self.optimizer.step()
+        return measured
+
+    def _clip_gradients(self) -> dict[str, float] | None:
+        """Clips the gradients the optimizer is about to apply; by norm, returns that norm."""
+        if self.clip_grad_norm is None and self.clip_grad_value is None:
+            return None
+        parameters = [p for group in self.optimizer.param_groups for p in group["params"]]
+        if self.clip_grad_value is not None:
+            clip_grad_value_(parameters, self.clip_grad_value)
+            return None
+        norm = get_total_norm([p.grad for p in parameters])
+        if not np.isfinite(norm):
+            # Scaling by a NaN norm would write NaN into every weight (torch's default);
+            # refused before the step, the weights stay those after the previous batch.
+            raise RuntimeError(
+                f"Trainer: the total gradient norm is {float(norm)} in epoch {self.epoch + 1} "
+                f"(a finite loss, an overflow in backward); the update was refused, the "
+                f"weights are those after the previous batch: lower the lr or check the model"
+            )
+        clip_grads_with_norm_(parameters, self.clip_grad_norm, norm)
+        return {"grad_norm": float(norm)}
 
     def _share_generator(self, loaders: list) -> None:
         for loader in loaders:
@@ -136,6 +176,17 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 def _is_classification(logits: np.ndarray, targets: np.ndarray) -> bool:
     targets = np.asarray(targets)
     return logits.ndim == 2 and targets.ndim == 1 and targets.dtype.kind in "iu"
+
+
+def _checked_clip(value, name: str) -> float | None:
+    """A clipping bound: None (no clipping) or a finite number > 0 (0 would zero every
+    gradient, which no one means; Lightning reads 0 as "off")."""
+    if value is None:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value) or value <= 0):
+        raise ValueError(f"Trainer: {name} must be a finite number > 0 or None, got {value!r}")
+    return float(value)
 
 
 def _check_parts(model, loss_fn, optimizer) -> None:
