@@ -34,6 +34,7 @@ from minigrad_bench.reference import (
     Recipe,
     official_test_loader,
     reference_loaders,
+    scheduler_interval,
     split,
     torch_optimizer,
     torch_reference_model,
@@ -167,10 +168,11 @@ class TorchTrainer(EpochLoop):
 
 
 def reference_twin(dataset: str, recipe: Recipe, initial_state: dict,
-                   runtime: Runtime) -> TorchTrainer:
+                   runtime: Runtime, steps_per_epoch: int | None = None) -> TorchTrainer:
     """The twin net with the numpy net's initial weights, set up as ``reference.build_trainer``
-    sets up the numpy net: torch SGD/AdamW, ReduceLROnPlateau/cosine, the same EarlyStopping,
-    a Generator seeded as the Trainer's."""
+    sets up the numpy net: torch SGD/AdamW, ReduceLROnPlateau/cosine/one-cycle (sized by
+    ``steps_per_epoch``, stepped per batch), the same EarlyStopping, a Generator seeded as
+    the Trainer's."""
     model = torch_reference_model(dataset, recipe.dropout)
     model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in initial_state.items()})
     for name, module in model.named_children():
@@ -179,8 +181,9 @@ def reference_twin(dataset: str, recipe: Recipe, initial_state: dict,
     model.to(runtime.device)
     optimizer = torch_optimizer(model, recipe)
     stopper = EarlyStopping("val_acc", "max", patience=recipe.early_stopping_patience)
-    return TorchTrainer(model, optimizer, torch_scheduler(optimizer, recipe), [stopper],
-                        seed=recipe.seed, scheduler_monitor="val_acc", runtime=runtime,
+    return TorchTrainer(model, optimizer, torch_scheduler(optimizer, recipe, steps_per_epoch),
+                        [stopper], seed=recipe.seed, scheduler_monitor="val_acc",
+                        scheduler_interval=scheduler_interval(recipe), runtime=runtime,
                         label="[torch twin] ")
 
 
