@@ -3,7 +3,7 @@
     python examples/mnist.py                              # the reference recipe
     python examples/mnist.py --subset 3000 --epochs 2     # a quick look
     python examples/mnist.py --momentum 0.9 --lr 0.05     # a better recipe (docs/results.md)
-    python examples/mnist.py --schedule onecycle --lr 0.05 --epochs 30   # one cycle, per batch
+    python examples/mnist.py --schedule onecycle --lr 0.1 --epochs 30   # one cycle (results.md)
 
 The network: Conv2d(1, 2, 5) -> GELU -> Flatten -> Linear(1152, 256) -> GELU -> Dropout(0.3)
 -> Linear(256, 10), softmax fused into the cross-entropy loss (predictions apply it).
