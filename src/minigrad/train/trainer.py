@@ -2,9 +2,8 @@
 
 One batch: ``logits = model(xb)``, ``loss = loss_fn(logits, yb)``, ``optimizer.zero_grad()``,
 ``model.backward(loss_fn.backward())``, the optional gradient clipping, ``optimizer.step()``.
-Everything around the batch
-(epochs, validation, the History, the scheduler, callbacks, stopping, checkpoints) is the
-framework-neutral ``EpochLoop`` in ``loop.py``.
+Everything around the batch (epochs, validation, the History, the scheduler, callbacks,
+stopping, checkpoints) is the framework-neutral ``EpochLoop`` in ``loop.py``.
 
 Reproducibility: the Trainer owns ONE ``numpy.random.Generator`` (``trainer.generator``,
 from ``seed``). ``fit`` hands it to the model (``model.set_generator``: dropout) and to every
@@ -118,8 +117,8 @@ class Trainer(EpochLoop):
             # refused before the step, the weights stay those after the previous batch.
             raise RuntimeError(
                 f"Trainer: the total gradient norm is {float(norm)} in epoch {self.epoch + 1} "
-                f"(a finite loss, an overflow in backward); the update was refused, the "
-                f"weights are those after the previous batch: lower the lr or check the model"
+                f"although the loss was finite (backward overflowed); the update was refused, "
+                f"the weights are those after the previous batch: lower the lr or check the model"
             )
         clip_grads_with_norm_(parameters, self.clip_grad_norm, norm)
         return {"grad_norm": float(norm)}
