@@ -119,7 +119,10 @@ def test_without_restore_best_weights_the_last_weights_stay():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"mode": "maximum"}, "mode must be 'min' or 'max'"),
+        ({"mode": "maximum"}, "mode must be 'min', 'max' or 'auto', got 'maximum'"),
+        ({"monitor": "val_f1"}, "mode='auto' cannot tell whether 'val_f1' should go up"),
+        ({"baseline": math.nan}, "baseline must be a finite number or None, got nan"),
+        ({"baseline": "0.9"}, "baseline must be a finite number or None"),
         ({"monitor": "val_loss", "mode": "max"}, "mode must be 'min'"),
         ({"monitor": "train_acc", "mode": "min"}, "mode must be 'max'"),
         ({"patience": -1}, "patience must be an int >= 0"),
@@ -150,7 +153,7 @@ def test_early_stopping_on_a_metric_the_run_never_logs_fails_at_fit_start_naming
     model = Net()
     loss = ScriptedLoss(model, [1.0])
     trainer = Trainer(model, loss, SGD(model.parameters(), lr=0.1),
-                      callbacks=[EarlyStopping(monitor="val_f1")])
+                      callbacks=[EarlyStopping(monitor="val_f1", mode="max")])
     message = (r"EarlyStopping: monitor='val_f1' is not a metric this run logs; it logs "
                r"train_loss, train_acc, val_loss, val_acc, lr, epoch_time \(the accuracies only "
                r"for class-index targets\)")
@@ -290,3 +293,89 @@ def test_a_checkpoint_path_that_is_a_folder_fails_at_fit_start(tmp_path):
                       callbacks=[ModelCheckpoint(tmp_path, save_best_only=False)])
     with pytest.raises(IsADirectoryError, match="ModelCheckpoint: path=.* is a folder"):
         trainer.fit(one_batch_loader(), epochs=1, verbose=False)
+# -- Keras's baseline and mode="auto", translated from keras/src/callbacks/early_stopping_test.py
+def run_keras_script(stopper, values, stop_requested_at=None):
+    """Keras's test loop on 1-based epochs: feed each value, stop when asked; the epochs run.
+
+    ``stop_requested_at``: the epoch after which another callback asks the run to stop.
+    """
+    for epoch, value in enumerate(values, 1):
+        stopper.update(value, epoch)
+        if stopper.stopped_epoch is not None or epoch == stop_requested_at:
+            return epoch
+    return len(values)
+
+
+@pytest.mark.parametrize("patience", [0, 1, 2, 3])
+def test_keras_patience_case(patience):
+    # Keras: stopped_epoch == max(patience, 1) + 2, 0-based; here 1-based.
+    stopper = EarlyStopping(monitor="loss", patience=patience)
+    run_keras_script(stopper, [10.0, 9.0, 8.0, 9.0, 8.9, 8.8, 8.7, 8.6, 8.5])
+    assert stopper.stopped_epoch == max(patience, 1) + 3
+
+
+@pytest.mark.parametrize("baseline, stop_requested_at, epochs_run", [
+    (None, None, 5),  # Keras: best at 0-based epoch 2, patience 2: restores epoch 2
+    (0.5, None, 5),  # no epoch beats the baseline: trains `patience` epochs, restores epoch 2
+    (0.5, 4, 4),  # another callback stops the run: the best epoch is still restored
+])
+def test_keras_final_weights_cases(baseline, stop_requested_at, epochs_run):
+    losses = ([0.2, 0.15, 0.1, 0.11, 0.12] if baseline is None
+              else [0.9, 0.8, 0.7, 0.71, 0.72, 0.73])
+    stopper = EarlyStopping(monitor="val_loss", patience=2 if baseline is None else 5,
+                            baseline=baseline)
+    assert run_keras_script(stopper, losses, stop_requested_at) == epochs_run
+    assert stopper.best_epoch == 3  # Keras's 0-based epoch 2: the weights restored
+
+
+def test_an_improving_epoch_below_the_baseline_does_not_reset_the_wait_nor_stop_the_run():
+    # Keras's order: wait += 1, then an improvement returns before the patience check.
+    stopper = EarlyStopping(monitor="val_loss", patience=2, baseline=0.5)
+    assert run_keras_script(stopper, [0.9, 0.8, 0.7, 0.6, 0.65, 0.55]) == 5
+    assert (stopper.stopped_epoch, stopper.best_epoch, stopper.wait) == (5, 4, 5)
+
+
+def test_once_the_baseline_is_beaten_patience_counts_as_without_one():
+    stopper = EarlyStopping(monitor="val_loss", patience=2, baseline=0.5)
+    assert run_keras_script(stopper, [0.9, 0.4, 0.45, 0.46, 0.1]) == 4
+    assert (stopper.stopped_epoch, stopper.best_epoch) == (4, 2)
+    # min_delta applies to the baseline too: 0.45 beats 0.5, but not by more than 0.1
+    plain = EarlyStopping(monitor="val_loss", patience=2, baseline=0.5)
+    strict = EarlyStopping(monitor="val_loss", patience=2, baseline=0.5, min_delta=0.1)
+    assert run_keras_script(plain, [0.9, 0.45, 0.5, 0.5]) == 4
+    assert run_keras_script(strict, [0.9, 0.45, 0.5, 0.5]) == 3
+    assert plain.best_epoch == strict.best_epoch == 2
+
+
+def test_the_baseline_waits_for_start_from_epoch_and_works_in_max_mode():
+    stopper = EarlyStopping(monitor="val_acc", patience=2, baseline=0.9, start_from_epoch=2)
+    assert run_keras_script(stopper, [0.1, 0.2, 0.5, 0.6, 0.6, 0.95]) == 5
+    assert (stopper.stopped_epoch, stopper.best_epoch) == (5, 4)
+
+
+@pytest.mark.parametrize("monitor, expected", [
+    ("val_loss", "min"), ("loss", "min"), ("acc", "max"), ("val_accuracy", "max"),
+    ("train_auc", "max"),
+])
+def test_keras_auto_mode_cases(monitor, expected):
+    assert EarlyStopping(monitor=monitor).mode == expected
+    assert ModelCheckpoint("unused.npz", monitor=monitor).mode == expected
+
+
+@pytest.mark.parametrize("monitor", ["unknown", "val_mse", "f1_score"])
+def test_auto_mode_refuses_a_name_that_does_not_tell_its_direction(monitor):
+    # Keras 3 raises for "unknown" too; for "val_mse" or "f1_score" it asks the compiled
+    # metric object, which minigrad does not have: the user says mode="min" or "max".
+    with pytest.raises(ValueError, match="pass mode='max' or mode='min'"):
+        EarlyStopping(monitor=monitor)
+    assert EarlyStopping(monitor=monitor, mode="min").mode == "min"
+
+
+def test_a_baseline_run_through_the_trainer_restores_the_best_epoch_and_says_why():
+    trainer, history, snapshots = fit_scripted([0.9, 0.8, 0.7, 0.71, 0.72, 0.73], patience=5,
+                                               baseline=0.5)
+    assert (history.epochs, history.stopped_epoch, history.best_epoch) == (5, 5, 3)
+    assert history.stop_reason == ("early stopping: val_loss did not beat the baseline 0.5 by "
+                                   "more than 0.0 in 5 epochs (best 0.7 at epoch 3)")
+    for key, value in snapshots[2].items():
+        np.testing.assert_array_equal(trainer.model.state_dict()[key], value)

@@ -2,6 +2,7 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 
 from minigrad.train import History
@@ -103,3 +104,23 @@ def test_load_refuses_a_huge_file_unread(tmp_path):
         file.truncate(MAX_JSON_BYTES + 1)  # sparse: no disk used
     with pytest.raises(ValueError, match=r"h.json' holds 67108865 bytes, more than a History"):
         History.load(path)
+def test_step_records_round_trip_through_json_and_arrays_with_epochs_as_ints(tmp_path):
+    history = make_history()
+    history.append_step({"epoch": 1, "lr": 0.1})
+    history.append_step({"epoch": 1, "lr": 0.2, "grad_norm": 3.5})  # a key first seen now
+    assert history.steps["grad_norm"][1] == 3.5 and math.isnan(history.steps["grad_norm"][0])
+    history.to_json(tmp_path / "h.json")
+    loaded = History.load(tmp_path / "h.json")
+    assert loaded == history and loaded.steps["epoch"] == [1, 1]
+    assert all(type(e) is int for e in loaded.steps["epoch"])
+    as_arrays = {**history.to_dict(),
+                 "steps": {k: np.asarray(v) for k, v in history.steps.items()}}
+    assert History.from_dict(as_arrays) == history  # a checkpoint keeps them as arrays
+    assert history.epochs == 3  # steps are not epochs
+
+
+def test_a_history_without_step_records_writes_no_steps_key():
+    assert "steps" not in make_history().to_dict()
+    assert History.from_dict(make_history().to_dict()).steps == {}
+    with pytest.raises(ValueError, match="'steps' must be a mapping"):
+        History.from_dict({**make_history().to_dict(), "steps": [1.0]})

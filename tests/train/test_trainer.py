@@ -1,5 +1,6 @@
-"""Trainer: minigrad's batch step (all or nothing), the Generator it hands out, evaluation,
-prediction, argument checks and float64 (the epoch loop itself: test_loop.py)."""
+"""Trainer: minigrad's batch step (all or nothing, gradient clipping included), the Generator
+it hands out, evaluation, prediction, argument checks and float64 (the epoch loop itself:
+test_loop.py)."""
 
 import math
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from minigrad import nn
+from minigrad.nn.utils import clip_grad_norm_, clip_grad_value_
 from minigrad.optim import SGD
 from minigrad.train import EarlyStopping, Trainer
 from tests.train.helpers import (
@@ -260,3 +262,88 @@ def test_an_optimizer_step_that_raises_says_what_it_may_have_changed():
         trainer.fit([(x, y)], epochs=1, verbose=False)
     assert "the parameters it had updated before keep their new values" in str(info.value.__notes__)
     np.testing.assert_array_equal(model[1].running_mean, before["1.running_mean"])
+# -- gradient clipping -------------------------------------------------------------------
+def manual_clipped_run(clip, bound, epochs=2):
+    """The Trainer's batch step written out, with torch-named clipping between backward and
+    step; the same Generator drives the shuffling and the Noise layer as the Trainer's."""
+    model, loss_fn = Net(), SoftmaxCrossEntropy()
+    optimizer = SGD(model.parameters(), lr=0.5, momentum=0.9)
+    train, _ = loaders()
+    generator = np.random.default_rng(0)
+    train.generator = generator
+    model.set_generator(generator)
+    model.train()
+    norms = []
+    for _ in range(epochs):
+        for xb, yb in train:
+            loss_fn(model(xb), yb)
+            optimizer.zero_grad()
+            model.backward(loss_fn.backward())
+            if clip == "norm":
+                norms.append(float(clip_grad_norm_(model.parameters(), max_norm=bound)))
+            else:
+                clip_grad_value_(model.parameters(), clip_value=bound)
+            optimizer.step()
+    return model, norms
+
+
+@pytest.mark.parametrize("clip, bound", [("norm", 0.05), ("value", 0.01)])
+def test_clipping_in_the_trainer_equals_a_manual_loop_with_nn_utils(clip, bound):
+    model = Net()
+    trainer = Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.5, momentum=0.9),
+                      seed=0, **{f"clip_grad_{clip}": bound})
+    history = trainer.fit(loaders()[0], epochs=2, verbose=False)
+    expected, norms = manual_clipped_run(clip, bound)
+    for key, value in expected.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[key], value, err_msg=key)
+    if clip == "norm":  # the pre-clip norm of every step is in the History
+        assert history.steps["grad_norm"] == norms and len(norms) == 16
+        assert max(norms) > bound  # the bound did clip
+        assert history.steps["epoch"] == [1] * 8 + [2] * 8
+    else:
+        assert history.steps == {}
+    unclipped, _ = manual_clipped_run("norm", 1e9)
+    assert not np.array_equal(unclipped.state_dict()["0.weight"], model.state_dict()["0.weight"])
+
+
+class ScaledGradient(SoftmaxCrossEntropy):
+    """A finite loss whose gradient is scaled by ``scale``: NaN is what an overflow in
+    backward looks like; 1e30 gives finite float32 gradients whose norm overflows."""
+
+    def __init__(self, scale):
+        super().__init__()
+        self.scale = scale
+
+    def backward(self):
+        return super().backward() * np.float32(self.scale)
+
+
+@pytest.mark.parametrize("scale, reason", [
+    (np.nan, "the gradient of parameter '0.weight' is not finite"),
+    (1e30, "the total gradient norm is inf although every gradient is finite"),
+])
+def test_a_non_finite_gradient_or_norm_refuses_the_update_before_the_step(scale, reason):
+    model = Net()
+    optimizer = SGD(model.parameters(), lr=0.5, momentum=0.9)
+    trainer = Trainer(model, ScaledGradient(scale), optimizer, clip_grad_norm=1.0)
+    before = model.state_dict()
+    with pytest.warns(RuntimeWarning, match=f"{reason}.* at epoch 1, batch 1; training stopped"):
+        history = trainer.fit(loaders()[0], epochs=1, verbose=False)
+    assert history.stopped_epoch == 1
+    for key, value in before.items():
+        np.testing.assert_array_equal(model.state_dict()[key], value, err_msg=key)
+    assert optimizer.state == {}  # not a single step was taken
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"clip_grad_norm": 1.0, "clip_grad_value": 1.0}, "clip_grad_norm or clip_grad_value, not"),
+    ({"clip_grad_norm": 0.0}, "clip_grad_norm must be a finite number > 0 or None, got 0.0"),
+    ({"clip_grad_norm": float("inf")}, "clip_grad_norm must be a finite number > 0"),
+    ({"clip_grad_value": -1}, "clip_grad_value must be a finite number > 0 or None, got -1"),
+    ({"clip_grad_value": True}, "clip_grad_value must be a finite number > 0"),
+    ({"clip_grad_norm": "1"}, "clip_grad_norm must be a finite number > 0"),
+])
+def test_bad_clipping_settings_are_refused_by_the_constructor(arguments, message):
+    model = Net()
+    with pytest.raises(ValueError, match=message):
+        Trainer(model, SoftmaxCrossEntropy(), SGD(model.parameters(), lr=0.1), **arguments)

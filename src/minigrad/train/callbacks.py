@@ -6,6 +6,8 @@ The hooks they implement, and when the run calls them, are in ``minigrad.train.h
 from __future__ import annotations
 
 import csv
+import math
+import numbers
 import os
 import string
 from collections.abc import Mapping
@@ -25,23 +27,32 @@ __all__ = ["CSVLogger", "Callback", "EarlyStopping", "ModelCheckpoint"]
 class EarlyStopping(MonitorCallback):
     """Stops training when a metric stops improving; by default restores the best weights.
 
-    Exact semantics (epochs are 1-based):
+    Keras's rule (``keras.callbacks.EarlyStopping``), on 1-based epochs:
 
     * Epochs ``1 .. start_from_epoch`` are ignored (warm-up): not compared, not counted.
     * An epoch *improves* if its value is strictly better than the best so far by MORE
       than ``min_delta`` (``value - min_delta > best`` for ``mode="max"``,
       ``value + min_delta < best`` for ``"min"``). The first monitored epoch always
       improves (unless NaN); a NaN value never improves.
-    * ``wait`` counts consecutive non-improving epochs since the last improvement;
-      training stops at the end of the epoch where ``wait`` reaches ``patience``. So
-      ``patience=N`` stops after the Nth consecutive non-improving epoch: best at epoch
-      ``b`` and nothing better, the last epoch run is ``b + N``. ``patience=0`` stops at the
-      first non-improving epoch.
-    * ``best_epoch`` is the 1-based epoch of the best value; ``stopped_epoch`` the 1-based
-      epoch at which it stopped training (None if it did not).
+    * ``wait`` counts the epochs since the last improvement (since the last one that also
+      beats ``baseline``, when there is one); training stops at the end of a
+      non-improving epoch where ``wait`` reaches ``patience``. So ``patience=N`` stops
+      after the Nth consecutive non-improving epoch: best at epoch ``b`` and nothing
+      better, the last epoch run is ``b + N``. ``patience=0`` stops at the first
+      non-improving epoch. An improving epoch never stops the run.
+    * ``baseline``: an improvement resets ``wait`` only if it also beats ``baseline`` (by
+      more than ``min_delta``): a run that does not beat the baseline stops at the first
+      non-improving epoch at least ``patience`` epochs after its start.
+    * ``mode="auto"`` reads the direction from the metric's name: ``*loss`` min, ``*acc``,
+      ``*accuracy``, ``*auc`` max; another name needs ``"min"`` or ``"max"``.
+    * ``best_epoch`` is the 1-based epoch of the best value (baseline or not);
+      ``stopped_epoch`` the 1-based epoch at which it stopped training (None if it did not).
     * With ``restore_best_weights``, a copy of the model's ``state_dict()`` is taken at each
       improving epoch, and loaded back when training ends for any reason (early stop,
-      epochs exhausted, NaN loss). Without an improving epoch nothing is restored.
+      epochs exhausted, NaN loss), whether or not it beat the baseline. Without an
+      improving epoch nothing is restored.
+
+    Where it differs from Keras: docs/training.md ("Early stopping").
 
     Example:
         >>> stopper = EarlyStopping(monitor="val_loss", mode="min", patience=5)
@@ -52,17 +63,24 @@ class EarlyStopping(MonitorCallback):
     def __init__(
         self,
         monitor: str = "val_acc",
-        mode: str = "max",
+        mode: str = "auto",
         patience: int = 20,
         min_delta: float = 0.0,
         restore_best_weights: bool = True,
         start_from_epoch: int = 0,
+        baseline: float | None = None,
     ) -> None:
         super().__init__(monitor, mode, min_delta)
         self.patience = check_int(patience, "EarlyStopping: patience", minimum=0)
         self.restore_best_weights = bool(restore_best_weights)
         self.start_from_epoch = check_int(start_from_epoch, "EarlyStopping: start_from_epoch",
                                           minimum=0)
+        if baseline is not None and (isinstance(baseline, bool)
+                                     or not isinstance(baseline, numbers.Real)
+                                     or not math.isfinite(baseline)):
+            raise ValueError(f"EarlyStopping: baseline must be a finite number or None, "
+                             f"got {baseline!r}")
+        self.baseline = None if baseline is None else float(baseline)
         self._reset()
 
     def _reset(self) -> None:
@@ -80,19 +98,29 @@ class EarlyStopping(MonitorCallback):
         if self.update(value, epoch) and self.restore_best_weights:
             self.best_weights = trainer.weights()
         if self.stopped_epoch is not None:
-            trainer.stop(
-                f"early stopping: {self.monitor} did not improve by more than {self.min_delta} "
-                f"for {self.patience} epochs (best {self.best:.6g} at epoch {self.best_epoch})"
-            )
+            trainer.stop(self._stop_reason())
+
+    def _stop_reason(self) -> str:
+        best = f"best {self.best:.6g} at epoch {self.best_epoch}"
+        if self.baseline is not None and not self.criterion.is_improvement(self.best,
+                                                                           self.baseline):
+            return (f"early stopping: {self.monitor} did not beat the baseline "
+                    f"{self.baseline:.6g} by more than {self.min_delta} in {self.wait} "
+                    f"epochs ({best})")
+        return (f"early stopping: {self.monitor} did not improve by more than {self.min_delta} "
+                f"for {self.patience} epochs ({best})")
 
     def update(self, value: float, epoch: int) -> bool:
         """Feeds one epoch's metric; returns True if it improved. Sets ``stopped_epoch``."""
         if epoch <= self.start_from_epoch:
             return False
-        if self.criterion.is_improvement(value, self.best):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            return True
         self.wait += 1
+        if self.criterion.is_improvement(value, self.best):
+            self.best, self.best_epoch = value, epoch
+            # Keras: the count restarts only at an improvement that also beats the baseline.
+            if self.baseline is None or self.criterion.is_improvement(value, self.baseline):
+                self.wait = 0
+            return True
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
         return False
@@ -133,7 +161,7 @@ class EarlyStopping(MonitorCallback):
             f"EarlyStopping(monitor={self.monitor!r}, mode={self.mode!r}, "
             f"patience={self.patience}, min_delta={self.min_delta}, "
             f"restore_best_weights={self.restore_best_weights}, "
-            f"start_from_epoch={self.start_from_epoch})"
+            f"start_from_epoch={self.start_from_epoch}, baseline={self.baseline})"
         )
 
 
@@ -142,7 +170,8 @@ class ModelCheckpoint(MonitorCallback):
 
     With ``save_best_only`` it writes only at epochs where ``monitor`` improves (strictly
     better than every earlier epoch; the first epoch always does), otherwise after every
-    epoch. ``path`` may hold ``{epoch}`` or metric fields, e.g. ``"ckpt-{epoch:03d}.npz"``.
+    epoch. ``mode="auto"`` reads the direction from the metric's name, as EarlyStopping.
+    ``path`` may hold ``{epoch}`` or metric fields, e.g. ``"ckpt-{epoch:03d}.npz"``.
     Writes are atomic, in ``after_epoch``, so they hold every callback's state for the
     epoch; ``fit(..., resume_from=path)`` continues the run from such a file.
     """
@@ -151,7 +180,7 @@ class ModelCheckpoint(MonitorCallback):
         self,
         path: str | os.PathLike,
         monitor: str = "val_acc",
-        mode: str = "max",
+        mode: str = "auto",
         save_best_only: bool = True,
     ) -> None:
         super().__init__(monitor, mode)

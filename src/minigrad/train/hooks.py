@@ -9,6 +9,8 @@ every callback's ``on_epoch_end`` (decisions: step the lr, track the best, ask t
 then every callback's ``after_epoch`` (side effects that must see the final state of the
 epoch: writing checkpoints and logs). A checkpoint written in ``after_epoch`` therefore
 holds every callback's decision for that epoch, whatever the order of the callbacks list.
+After every training batch's ``optimizer.step()`` the run calls every callback's
+``on_train_batch_end`` (where a per-batch lr schedule steps).
 """
 
 from __future__ import annotations
@@ -66,6 +68,10 @@ class Callback:
 
     def on_epoch_begin(self, trainer: Run, epoch: int) -> None:
         """Called before epoch ``epoch``'s first batch."""
+
+    def on_train_batch_end(self, trainer: Run, epoch: int, batch: int) -> None:
+        """Called after training batch ``batch`` (1-based) of ``epoch``, once its
+        ``optimizer.step()`` is done and recorded (``trainer.history.steps``, when kept)."""
 
     def on_epoch_end(self, trainer: Run, epoch: int, logs: Mapping[str, float]) -> None:
         """Called after validation and the History row, with the epoch's metrics."""
@@ -139,3 +145,18 @@ def as_callbacks(callbacks: Iterable[Callback]) -> list[Callback]:
             raise TypeError(f"callbacks[{index}] must be a minigrad.train.Callback, "
                             f"got {type(callback).__name__}")
     return callbacks
+
+
+def run_monitor(callbacks: Iterable[Callback],
+                has_validation: bool) -> tuple[Monitor, MonitorCallback | None]:
+    """A run's monitor, and the callback whose ``best_epoch`` is the run's (if any).
+
+    See ``MonitorCallback``: the first one that stops the run, else the first one; with
+    none, ``val_loss`` (or ``train_loss`` without validation), minimised.
+    """
+    judges = [c for c in callbacks if isinstance(c, MonitorCallback)]
+    stopper = next((c for c in judges if c.patience is not None), None)
+    chosen = stopper or next(iter(judges), None)
+    if chosen is not None:
+        return chosen.criterion, stopper
+    return Monitor("val_loss" if has_validation else "train_loss", "min"), None

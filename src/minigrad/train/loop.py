@@ -3,11 +3,12 @@
 One epoch: the hooks' ``on_epoch_begin``; the training batches in train mode, each one
 all-or-nothing step (``_train_batch``: a forward pass with its loss, then an update; one
 refused for a NaN or inf loss or gradient, or failing with an exception, is undone by the
-framework's ``_discard_step``, then the run stops or the exception propagates);
-validation in eval mode; the History row (``train_*``, ``val_*``, ``lr``, ``epoch_time``);
-then the hooks' ``on_epoch_end`` (the scheduler's step first) and ``after_epoch``. The
-loop owns the History, the run's monitor, the stop reason and the tally of the batch
-losses and hits.
+framework's ``_discard_step``, then the run stops or the exception propagates), its record
+in ``History.steps`` (when the run keeps them) and the hooks' ``on_train_batch_end`` (a
+per-batch scheduler steps there); validation in eval mode; the History row (``train_*``,
+``val_*``, ``lr``, ``epoch_time``); then the hooks' ``on_epoch_end`` (a per-epoch scheduler
+steps first) and ``after_epoch``. The loop owns the History, the run's monitor, the stop
+reason and the tally of the batch losses and hits.
 
 A framework supplies the batch step by subclassing: ``minigrad.train.Trainer`` for minigrad
 models, the benchmark's ``TorchTrainer`` for its torch twins. Both are therefore driven by
@@ -31,15 +32,15 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 
 from minigrad import checkpoint
-from minigrad.checks import check_int
+from minigrad.checks import check_choice, check_int
 from minigrad.train.batches import batch_count, batch_pair, check_loader
 from minigrad.train.history import History
-from minigrad.train.hooks import Callback, MonitorCallback, as_callbacks
+from minigrad.train.hooks import Callback, MonitorCallback, as_callbacks, run_monitor
 from minigrad.train.metrics import LoggedMetrics
 from minigrad.train.monitor import Monitor
 from minigrad.train.progress import EpochBar, stdout_is_terminal, summary_line
-from minigrad.train.run_state import load_run_state, run_state_dict
-from minigrad.train.scheduling import SchedulerStep
+from minigrad.train.run_state import begin_run, load_run_state, run_state_dict
+from minigrad.train.scheduling import INTERVALS, SchedulerStep
 from minigrad.train.tally import Tally
 
 
@@ -49,12 +50,16 @@ class EpochLoop(ABC):
     Args:
         model: the framework's model (``train()``, ``eval()``, ``training``).
         optimizer: the framework's optimizer (``param_groups[0]["lr"]`` is logged).
-        scheduler: optional lr scheduler, stepped once per epoch after validation through
-            a ``SchedulerStep`` that runs before the callbacks.
+        scheduler: optional lr scheduler, stepped through a ``SchedulerStep`` that runs
+            before the callbacks: once per epoch after validation, or after every batch.
         callbacks: ``Callback`` instances, called in order.
         seed: seed of the run's Generator (shuffling, dropout, augmentation).
         scheduler_monitor: the metric a plateau scheduler is stepped with; None: the run's
             monitor (see ``MonitorCallback``).
+        scheduler_interval: ``"epoch"`` (default) or ``"batch"``: step the scheduler after
+            every ``optimizer.step()`` (OneCycleLR, CyclicLR, warm-ups counted in batches)
+            and keep a record per step in ``history.steps``. A plateau scheduler is stepped
+            per epoch only (``ValueError`` otherwise).
 
     Warns:
         UserWarning: if an EarlyStopping's patience <= a ReduceLROnPlateau's patience
@@ -62,7 +67,8 @@ class EpochLoop(ABC):
     """
 
     def __init__(self, model, optimizer, scheduler=None, callbacks: Iterable[Callback] = (),
-                 seed: int | None = 0, scheduler_monitor: str | None = None) -> None:
+                 seed: int | None = 0, scheduler_monitor: str | None = None,
+                 scheduler_interval: str = "epoch") -> None:
         self.callbacks = as_callbacks(callbacks)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
@@ -73,6 +79,8 @@ class EpochLoop(ABC):
         self.model = model
         self.optimizer = optimizer
         self.scheduler_monitor = scheduler_monitor
+        self.scheduler_interval = check_choice(scheduler_interval, "scheduler_interval",
+                                               INTERVALS)
         self.scheduler = scheduler
         if self._scheduler_step is not None:  # stacklevel 3: the line that builds the Trainer
             self._scheduler_step.warn_if_stopped_first(self.callbacks, stacklevel=3)
@@ -99,11 +107,13 @@ class EpochLoop(ABC):
         """
 
     @abstractmethod
-    def _update(self) -> str | None:
+    def _update(self) -> str | Mapping[str, float] | None:
         """Backward from the last training ``_forward``'s loss and one optimizer step.
 
-        Returns None, or why the step was refused before the optimizer's step (a non-finite
-        gradient): the loop then discards the step and stops the run.
+        Returns a string: why the step was refused before the optimizer's step (a non-finite
+        gradient), and the loop then discards the step and stops the run; otherwise None, or
+        what the step measured for ``history.steps`` (e.g. the gradient norm before
+        clipping): a run that returns it keeps a record per step.
         """
 
     # Optional: a framework whose forward changes no state needs neither (hence no abstract).
@@ -150,27 +160,14 @@ class EpochLoop(ABC):
     def scheduler(self, scheduler) -> None:
         if scheduler is not None and not callable(getattr(scheduler, "step", None)):
             raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
-        self._scheduler_step = (
-            None if scheduler is None else SchedulerStep(scheduler, self.scheduler_monitor)
-        )
+        self._scheduler_step = None if scheduler is None else SchedulerStep(
+            scheduler, self.scheduler_monitor, self.scheduler_interval)
 
     @property
     def _hooks(self) -> list[Callback]:
         """What is called at each hook: the scheduler's step first, then the callbacks."""
         steps = [] if self._scheduler_step is None else [self._scheduler_step]
         return [*steps, *self.callbacks]
-
-    def _choose_monitor(self, has_validation: bool) -> tuple[Monitor, MonitorCallback | None]:
-        """The run's monitor, and the callback whose ``best_epoch`` is the run's (if any).
-
-        See ``MonitorCallback``: the first one that stops the run, else the first one.
-        """
-        judges = [c for c in self.callbacks if isinstance(c, MonitorCallback)]
-        stopper = next((c for c in judges if c.patience is not None), None)
-        chosen = stopper or next(iter(judges), None)
-        if chosen is not None:
-            return chosen.criterion, stopper
-        return Monitor("val_loss" if has_validation else "train_loss", "min"), None
 
     # -- fit --------------------------------------------------------------------------
     def fit(
@@ -207,7 +204,7 @@ class EpochLoop(ABC):
         Raises:
             TypeError, ValueError: a bad argument, a callback that cannot work in this run
                 (a metric the run never logs), a checkpoint that does not fit: all before
-                anything changes (see ``_start``).
+                anything changes (see ``run_state.begin_run``).
             CheckpointError, OSError: ``resume_from`` cannot be read; nothing changed.
         """
         epochs = check_int(epochs, "epochs", minimum=1)
@@ -215,10 +212,10 @@ class EpochLoop(ABC):
         if val_loader is not None:
             check_loader(val_loader, "val_loader", epochs)
         metrics = LoggedMetrics(val_loader is not None)
-        monitor, keeper = self._choose_monitor(metrics.has_validation)
+        monitor, keeper = run_monitor(self.callbacks, metrics.has_validation)
         self._check_hooks(metrics, monitor)
         saved = None if resume_from is None else checkpoint.read(resume_from)
-        self._start(metrics, monitor, keeper, saved, resume_from)
+        begin_run(self, metrics, monitor, keeper, saved, resume_from)
         self._share_generator([loader for loader in (train_loader, val_loader)
                                if loader is not None])
         if resume_from is not None and verbose:
@@ -238,37 +235,6 @@ class EpochLoop(ABC):
     def _check_hooks(self, metrics: LoggedMetrics, monitor: Monitor) -> None:
         for callback in self._hooks:
             callback.check_run(metrics, monitor)
-
-    def _start(self, metrics: LoggedMetrics, monitor: Monitor, keeper: MonitorCallback | None,
-               saved: Mapping | None, source) -> None:
-        """Resets the run state, takes the run's monitor, lets the hooks reset theirs, then
-        resumes ``saved`` (a ``checkpoint.read`` result) if given.
-
-        All or nothing: if a hook or the resume fails (a checkpoint of another model or
-        other callbacks), the run state and the callbacks' state are put back as they were
-        (``checkpoint.restore`` puts back the model, optimizer and scheduler).
-        """
-        before = (self.history, self.epoch, self.monitor, self._best_keeper, self.has_validation,
-                  self.stop_training, self._stop_reason, self._metrics,
-                  [callback.state_dict() for callback in self.callbacks])
-        try:
-            self.has_validation, self._metrics = metrics.has_validation, metrics
-            self.monitor, self._best_keeper = monitor, keeper
-            self.history = History(monitor.metric, monitor.mode)
-            self.epoch = 0
-            self.stop_training = False
-            self._stop_reason = None
-            for callback in self._hooks:
-                callback.on_train_begin(self)
-            if saved is not None:
-                checkpoint.restore(saved, trainer=self, source=os.fspath(source))
-                self.stop_training = self.history.stopped_epoch is not None
-        except BaseException:
-            (self.history, self.epoch, self.monitor, self._best_keeper, self.has_validation,
-             self.stop_training, self._stop_reason, self._metrics, states) = before
-            for callback, state in zip(self.callbacks, states, strict=True):
-                callback.load_state_dict(state)
-            raise
 
     def stop(self, reason: str) -> None:
         """Asks training to stop after the current epoch; ``reason`` goes to the History."""
@@ -307,7 +273,9 @@ class EpochLoop(ABC):
                         f"are those after the previous batch (or the best epoch's, if "
                         f"EarlyStopping restores them)", epoch)
                     return None
-                tally.add(*step)
+                loss, correct, count, measured = step
+                tally.add(loss, correct, count)
+                self._end_batch(epoch, batch, measured)
                 bar.update(batch, tally.running)
         finally:
             bar.close()
@@ -320,10 +288,11 @@ class EpochLoop(ABC):
             return None
         return means
 
-    def _train_batch(self, xb, yb) -> tuple[object, object, int] | str:
-        """One training step, all or nothing: ``_forward``'s ``(loss, correct, count)``, or
-        why the step was refused (a NaN/inf loss or gradient), after ``_discard_step``
-        undid it. An exception anywhere in the step is raised after the same undoing.
+    def _train_batch(self, xb, yb) -> tuple[object, object, int, Mapping | None] | str:
+        """One training step, all or nothing: ``_forward``'s ``(loss, correct, count)`` and
+        what ``_update`` measured, or why the step was refused (a NaN/inf loss or gradient),
+        after ``_discard_step`` undid it. An exception anywhere in the step is raised after
+        the same undoing.
 
         The run's first batch also tells whether the targets are class indices; if they
         are not, the hooks are checked again without the accuracies, before the update.
@@ -335,15 +304,24 @@ class EpochLoop(ABC):
                 self._metrics = LoggedMetrics(self.has_validation, correct is not None)
                 if correct is None:
                     self._check_hooks(self._metrics, self.monitor)
-            refused = (f"loss is {loss}" if isinstance(loss, float) and not math.isfinite(loss)
+            outcome = (f"loss is {loss}" if isinstance(loss, float) and not math.isfinite(loss)
                        else self._update())
         except BaseException:
             self._discard_step()
             raise
-        if refused is not None:
+        if isinstance(outcome, str):
             self._discard_step()
-            return refused
-        return loss, correct, count
+            return outcome
+        return loss, correct, count, outcome
+
+    def _end_batch(self, epoch: int, batch: int, measured: Mapping[str, float] | None) -> None:
+        """The step's record, when the run keeps them (the lr is read before a per-batch
+        scheduler steps: the lr this step used), then every hook's ``on_train_batch_end``."""
+        if measured is not None or self.scheduler_interval == "batch":
+            lr = float(self.optimizer.param_groups[0]["lr"])
+            self.history.append_step({"epoch": epoch, "lr": lr, **(measured or {})})
+        for callback in self._hooks:
+            callback.on_train_batch_end(self, epoch, batch)
 
     def _stop_on_non_finite(self, reason: str, epoch: int) -> None:
         warnings.warn(reason, RuntimeWarning, stacklevel=5)  # points at the fit() call

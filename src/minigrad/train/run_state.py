@@ -1,5 +1,6 @@
 """The state of a run that a checkpoint saves besides the model, optimizer and scheduler:
-the epoch, the Generator's state, the History and every callback's state.
+the epoch, the Generator's state, the History and every callback's state; and how ``fit``
+resets it (and resumes it from a checkpoint) at its start.
 
 Loading it is all or nothing: everything that can be checked is checked first (the
 callbacks' classes and each one's state, the Generator's kind, the History), and if a
@@ -8,18 +9,57 @@ callback still refuses its state, what was already set is put back.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
+import numpy as np
+
+from minigrad import checkpoint
 from minigrad.checks import check_int
 from minigrad.train.history import History
 
 
+def begin_run(run, metrics, monitor, keeper, saved: Mapping | None, source) -> None:
+    """Resets the run state of ``run`` (an ``EpochLoop`` at ``fit`` start), gives it the
+    run's ``monitor`` and best ``keeper``, lets the hooks reset theirs, then resumes
+    ``saved`` (a ``checkpoint.read`` result of ``source``) if given.
+
+    All or nothing: if a hook or the resume fails (a checkpoint of another model or other
+    callbacks), the run state and the callbacks' state are put back as they were
+    (``checkpoint.restore`` puts back the model, optimizer and scheduler).
+    """
+    before = (run.history, run.epoch, run.monitor, run._best_keeper, run.has_validation,
+              run.stop_training, run._stop_reason, run._metrics,
+              [callback.state_dict() for callback in run.callbacks])
+    try:
+        run.has_validation, run._metrics = metrics.has_validation, metrics
+        run.monitor, run._best_keeper = monitor, keeper
+        run.history = History(monitor.metric, monitor.mode)
+        run.epoch = 0
+        run.stop_training = False
+        run._stop_reason = None
+        for callback in run._hooks:
+            callback.on_train_begin(run)
+        if saved is not None:
+            checkpoint.restore(saved, trainer=run, source=os.fspath(source))
+            run.stop_training = run.history.stopped_epoch is not None
+    except BaseException:
+        (run.history, run.epoch, run.monitor, run._best_keeper, run.has_validation,
+         run.stop_training, run._stop_reason, run._metrics, states) = before
+        for callback, state in zip(run.callbacks, states, strict=True):
+            callback.load_state_dict(state)
+        raise
+
+
 def run_state_dict(run) -> dict:
     """Epoch, Generator state, History and callbacks' state of ``run`` (an ``EpochLoop``)."""
+    history = run.history.to_dict()
+    if "steps" in history:  # arrays: binary in a checkpoint, not JSON text per value
+        history["steps"] = {k: np.asarray(v) for k, v in history["steps"].items()}
     return {
         "epoch": run.epoch,
         "generator": run.generator.bit_generator.state,
-        "history": run.history.to_dict(),
+        "history": history,
         "callbacks": [
             {"type": type(c).__name__, "state": c.state_dict()} for c in run.callbacks
         ],

@@ -34,6 +34,7 @@ from minigrad_bench.reference import (
     Recipe,
     official_test_loader,
     reference_loaders,
+    scheduler_interval,
     split,
     torch_optimizer,
     torch_reference_model,
@@ -104,17 +105,19 @@ class TorchTrainer(EpochLoop):
 
     Args:
         model: a ``torch.nn.Module`` on ``runtime.device``.
-        optimizer, scheduler, callbacks, seed, scheduler_monitor: as for ``Trainer``
-            (torch's optimizer and scheduler; a torch ``ReduceLROnPlateau`` is stepped with
-            the monitored metric).
+        optimizer, scheduler, callbacks, seed, scheduler_monitor, scheduler_interval: as
+            for ``Trainer`` (torch's optimizer and scheduler; a torch ``ReduceLROnPlateau``
+            is stepped with the monitored metric, per epoch).
         runtime: where and how the model computes.
         label: printed before every line the run prints, e.g. ``"[torch twin] "``.
     """
 
     def __init__(self, model: tnn.Module, optimizer, scheduler=None, callbacks=(),
-                 seed: int | None = 0, scheduler_monitor: str | None = None, *,
-                 runtime: Runtime, label: str = "") -> None:
-        super().__init__(model, optimizer, scheduler, callbacks, seed, scheduler_monitor)
+                 seed: int | None = 0, scheduler_monitor: str | None = None,
+                 scheduler_interval: str = "epoch", *, runtime: Runtime,
+                 label: str = "") -> None:
+        super().__init__(model, optimizer, scheduler, callbacks, seed, scheduler_monitor,
+                         scheduler_interval)
         self.runtime, self.label = runtime, label
         self._loss: torch.Tensor | None = None
 
@@ -165,10 +168,11 @@ class TorchTrainer(EpochLoop):
 
 
 def reference_twin(dataset: str, recipe: Recipe, initial_state: dict,
-                   runtime: Runtime) -> TorchTrainer:
+                   runtime: Runtime, steps_per_epoch: int | None = None) -> TorchTrainer:
     """The twin net with the numpy net's initial weights, set up as ``reference.build_trainer``
-    sets up the numpy net: torch SGD/AdamW, ReduceLROnPlateau/cosine, the same EarlyStopping,
-    a Generator seeded as the Trainer's."""
+    sets up the numpy net: torch SGD/AdamW, ReduceLROnPlateau/cosine/one-cycle (sized by
+    ``steps_per_epoch``, stepped per batch), the same EarlyStopping, a Generator seeded as
+    the Trainer's."""
     model = torch_reference_model(dataset, recipe.dropout)
     model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in initial_state.items()})
     for name, module in model.named_children():
@@ -177,8 +181,9 @@ def reference_twin(dataset: str, recipe: Recipe, initial_state: dict,
     model.to(runtime.device)
     optimizer = torch_optimizer(model, recipe)
     stopper = EarlyStopping("val_acc", "max", patience=recipe.early_stopping_patience)
-    return TorchTrainer(model, optimizer, torch_scheduler(optimizer, recipe), [stopper],
-                        seed=recipe.seed, scheduler_monitor="val_acc", runtime=runtime,
+    return TorchTrainer(model, optimizer, torch_scheduler(optimizer, recipe, steps_per_epoch),
+                        [stopper], seed=recipe.seed, scheduler_monitor="val_acc",
+                        scheduler_interval=scheduler_interval(recipe), runtime=runtime,
                         label="[torch twin] ")
 
 

@@ -71,16 +71,22 @@ def test_early_stopping_rule_restores_the_best_epoch_and_says_why(monkeypatch):
     assert torch.equal(model.weight, weights_seen[0.7])
 
 
-def tiny_torch_run(lr=0.1, epochs=3):
-    """A torch Linear trained by TorchTrainer on a fixed toy problem; its History."""
+def tiny_torch_run(lr=0.1, epochs=3, one_cycle=False):
+    """A torch Linear trained by TorchTrainer on a fixed toy problem; its History.
+
+    ``one_cycle``: torch's OneCycleLR over the run, stepped per batch (4 batches an epoch).
+    """
     g = np.random.default_rng(0)
     x = g.standard_normal((48, 1, 2, 2)).astype(np.float32)
     y = (x.reshape(48, 4).sum(1) > 0).astype(np.int64)
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=4 * epochs)
+                 if one_cycle else None)
     runtime = torch_train.Runtime.for_model("cpu", fast=False)
-    trainer = torch_train.TorchTrainer(model, optimizer, runtime=runtime)
+    trainer = torch_train.TorchTrainer(model, optimizer, scheduler, runtime=runtime,
+                                       scheduler_interval="batch" if one_cycle else "epoch")
     train = DataLoader(x[:32], y[:32], 8, seed=0)
     return trainer.fit(train, DataLoader(x[32:], y[32:], 8, shuffle=False), epochs,
                        verbose=False)
@@ -92,6 +98,19 @@ def test_the_torch_run_is_driven_by_the_trainers_epoch_loop():
     assert list(history) == ["train_loss", "train_acc", "val_loss", "val_acc", "lr",
                              "epoch_time"]
     assert (history.monitor, history.mode, history.epochs) == ("val_loss", "min", 3)
+
+
+def test_the_torch_run_steps_a_one_cycle_per_batch_as_torchs_own_loop_does():
+    history = tiny_torch_run(epochs=2, one_cycle=True)
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=8)
+    expected = []
+    for _ in range(8):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert history.steps["lr"] == expected
+    assert history["lr"] == [expected[0], expected[4]]
 
 
 def test_sums_kept_on_the_device_give_the_same_history_as_per_batch_reads(monkeypatch):
