@@ -1,6 +1,8 @@
 """The argument checks: one module, one exception rule, one spelling for every owner."""
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,3 +132,38 @@ def test_the_data_loader_checks_its_batch_size_with_them():
         with pytest.raises(TypeError, match="^DataLoader: batch_size must be an int >= 1"):
             DataLoader(x, y, bad)
 
+
+
+def _refusals():
+    """One bad argument per package: every refusal reads "<owner>: <name> must be ..."."""
+    from minigrad import nn, optim, threads
+    from minigrad.data import transforms
+    from minigrad.optim import lr_scheduler
+    from minigrad.train import EarlyStopping
+
+    def sgd(**settings):
+        return optim.SGD([nn.Parameter(np.zeros(2))], **settings)
+
+    return [
+        (lambda: nn.Linear(0, 2), "Linear: in_features must be an int >= 1, got 0"),
+        (lambda: nn.Dropout(1.5), "Dropout: p must be a number >= 0 and <= 1, got 1.5"),
+        (lambda: sgd(lr=-0.1), r"SGD \(group 0\): lr must be a number >= 0, got -0.1"),
+        (lambda: lr_scheduler.StepLR(sgd(lr=0.1), 0), "StepLR: step_size must be an int >= 1"),
+        (lambda: EarlyStopping(patience=-1), "EarlyStopping: patience must be an int >= 0"),
+        (lambda: transforms.Cutout(n_holes=-1, length=2), "Cutout: n_holes must be an int >= 0"),
+        (lambda: threads.set_num_threads(0), "set_num_threads: n must be an int >= 1, got 0"),
+    ]
+
+
+@pytest.mark.parametrize("make, message", _refusals())
+def test_every_package_refuses_with_the_one_spelling(make, message):
+    with pytest.raises(ValueError, match=f"^{message}"):
+        make()
+
+
+def test_no_other_module_defines_its_own_argument_checks():
+    src = Path(__file__).parents[1] / "src"  # minigrad and minigrad_bench
+    defines = re.compile(r"^\s*def (check_int|check_number|check_bool|check_choice)\b", re.M)
+    found = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py")
+                   if defines.search(p.read_text(encoding="utf-8")))
+    assert found == ["minigrad/checks.py"]

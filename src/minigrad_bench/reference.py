@@ -110,7 +110,7 @@ def torch_reference_model(dataset: str, dropout: float):
 
 # -- optimisation, in minigrad and in torch ---------------------------------------------------
 def build_optimizer(model: nn.Module, recipe: Recipe):
-    check_choice(recipe.optimizer, "optimizer", ("sgd", "adamw"))
+    check_choice(recipe.optimizer, "Recipe: optimizer", ("sgd", "adamw"))
     if recipe.optimizer == "sgd":
         return optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                          weight_decay=recipe.weight_decay)
@@ -122,7 +122,7 @@ def build_optimizer(model: nn.Module, recipe: Recipe):
 
 
 def build_scheduler(optimizer, recipe: Recipe):
-    check_choice(recipe.schedule, "schedule", ("plateau", "cosine"))
+    check_choice(recipe.schedule, "Recipe: schedule", ("plateau", "cosine"))
     if recipe.schedule == "plateau":
         return ReduceLROnPlateau(optimizer, mode="max", factor=recipe.plateau_factor,
                                  patience=recipe.plateau_patience)

@@ -63,8 +63,8 @@ class EpochLoop(ABC):
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks[{index}] must be a minigrad.train.Callback, "
                                 f"got {type(callback).__name__}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+        if seed is not None:
+            seed = check_int(seed, f"{type(self).__name__}: seed", minimum=0)
         self.model = model
         self.optimizer = optimizer
         self.scheduler_monitor = scheduler_monitor
@@ -185,7 +185,7 @@ class EpochLoop(ABC):
             ``RuntimeWarning`` naming epoch and batch; that epoch gets no History row,
             ``history.stopped_epoch`` is it and ``history.stop_reason`` says why.
         """
-        epochs = check_int(epochs, "epochs", minimum=1)
+        epochs = check_int(epochs, f"{type(self).__name__}.fit: epochs", minimum=1)
         self._start(train_loader, val_loader)
         if resume_from is not None:
             checkpoint.load(resume_from, trainer=self)
