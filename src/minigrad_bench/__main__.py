@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from minigrad.checks import check_int
 from minigrad_bench.accuracy.baselines import VARIANTS
 from minigrad_bench.accuracy.profiles import DATASETS, PROFILES, get_profile
 
@@ -23,10 +24,11 @@ INTERRUPTED = 130
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    value = int(text)  # not an integer: argparse's own "invalid _positive_int value" error
+    try:
+        return check_int(value, "value", minimum=1)
+    except ValueError as error:  # argparse shows an ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

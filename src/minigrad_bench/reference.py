@@ -111,7 +111,7 @@ def torch_reference_model(dataset: str, dropout: float):
 
 # -- optimisation, in minigrad and in torch ---------------------------------------------------
 def build_optimizer(model: nn.Module, recipe: Recipe):
-    check_choice(recipe.optimizer, "optimizer", ("sgd", "adamw"))
+    check_choice(recipe.optimizer, "Recipe: optimizer", ("sgd", "adamw"))
     if recipe.optimizer == "sgd":
         return optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                          weight_decay=recipe.weight_decay)
@@ -125,7 +125,7 @@ def build_optimizer(model: nn.Module, recipe: Recipe):
 def build_scheduler(optimizer, recipe: Recipe, steps_per_epoch: int | None = None):
     """The recipe's schedule; ``steps_per_epoch`` (the training loader's length) sizes the
     one-cycle one: OneCycleLR over the run, peak ``recipe.lr``, torch's defaults otherwise."""
-    check_choice(recipe.schedule, "schedule", SCHEDULES)
+    check_choice(recipe.schedule, "Recipe: schedule", SCHEDULES)
     if recipe.schedule == "plateau":
         return ReduceLROnPlateau(optimizer, mode="max", factor=recipe.plateau_factor,
                                  patience=recipe.plateau_patience)

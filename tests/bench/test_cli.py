@@ -131,4 +131,4 @@ def test_speed_in_several_processes_prints_medians_and_ranges(tmp_path):
 def test_speed_rejects_zero_processes():
     code, _, stderr = run_cli(["speed", "--processes", "0"])
     assert code == 2
-    assert "expected a positive integer, got '0'" in stderr
+    assert "argument --processes: value must be an int >= 1, got 0" in stderr

@@ -70,8 +70,8 @@ class EpochLoop(ABC):
                  seed: int | None = 0, scheduler_monitor: str | None = None,
                  scheduler_interval: str = "epoch") -> None:
         self.callbacks = as_callbacks(callbacks)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+        if seed is not None:
+            seed = check_int(seed, f"{type(self).__name__}: seed", minimum=0)
         if scheduler_monitor is not None and (not isinstance(scheduler_monitor, str)
                                               or not scheduler_monitor):
             raise TypeError("scheduler_monitor must be a metric name such as 'val_loss', or "
@@ -207,7 +207,7 @@ class EpochLoop(ABC):
                 anything changes (see ``run_state.begin_run``).
             CheckpointError, OSError: ``resume_from`` cannot be read; nothing changed.
         """
-        epochs = check_int(epochs, "epochs", minimum=1)
+        epochs = check_int(epochs, f"{type(self).__name__}.fit: epochs", minimum=1)
         check_loader(train_loader, "train_loader", epochs)
         if val_loader is not None:
             check_loader(val_loader, "val_loader", epochs)

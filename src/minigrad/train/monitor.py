@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from minigrad.checks import check_choice
+from minigrad.checks import check_choice, check_number
 
 MODES = ("min", "max", "auto")
 
@@ -63,8 +63,7 @@ class Monitor:
                 f"{owner}: monitor={metric!r} improves when it goes "
                 f"{'down' if natural == 'min' else 'up'}, so mode must be {natural!r}, got {mode!r}"
             )
-        if not isinstance(min_delta, (int, float)) or not math.isfinite(min_delta) or min_delta < 0:
-            raise ValueError(f"{owner}: min_delta must be a finite number >= 0, got {min_delta!r}")
+        check_number(min_delta, f"{owner}: min_delta", minimum=0, finite=True)
         self.metric, self.mode, self.min_delta, self.owner = metric, mode, float(min_delta), owner
 
     @staticmethod

@@ -87,7 +87,10 @@ def load_run_state(run, state: Mapping) -> None:
             f"this Trainer's is {generator_kind!r}"
         )
     history = History.from_dict(state["history"])
-    epoch = check_int(state["epoch"], "trainer state: epoch", minimum=0)
+    try:
+        epoch = check_int(state["epoch"], "trainer state: epoch", minimum=0)
+    except TypeError as error:  # a malformed file, not a caller's bad argument
+        raise ValueError(str(error)) from None
     for callback, entry in zip(run.callbacks, state["callbacks"], strict=True):
         callback.check_state(entry["state"], run)
     generator_before = run.generator.bit_generator.state

@@ -187,7 +187,7 @@ class Trainer(EpochLoop):
                             f"{type(given).__name__} of dtype {x.dtype}")
         if x.ndim == 0 or len(x) == 0:
             raise ValueError(f"predict expects a non-empty batch of inputs, got shape {x.shape}")
-        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        batch_size = check_int(batch_size, "Trainer.predict: batch_size", minimum=1)
         with self._evaluating():
             first = self.model(x[:batch_size])
             out = np.empty((len(x), *first.shape[1:]), dtype=first.dtype)
