@@ -45,6 +45,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "(default $MINIGRAD_DATA, else ~/.cache/minigrad)")
     parser.add_argument("--download", action="store_true",
                         help="download missing official files (default: never touch the network)")
+    parser.add_argument("--cifar10-partial", action="store_true",
+                        help="with --dataset cifar10: train on the partial set (the first 4,000 "
+                             "training and 1,000 test images of the official files, "
+                             "<data root>/cifar10-partial/cifar10_partial.npz) at any profile, "
+                             "full included, even where the official files are present; every "
+                             "output names it 'CIFAR-10 partial set (4,000 train / 1,000 test)'")
     parser.add_argument("--quiet", action="store_true", help="print only the final table")
 
 
@@ -75,24 +81,27 @@ def _out_folder(args: argparse.Namespace) -> Path:
     if args.out is not None:
         return args.out
     name = "compare" if args.command == "compare" else f"torch-{args.recipe}"
-    return Path("runs") / "bench" / f"{name}-{args.dataset}-{args.profile}"
+    data = "cifar10-partial" if args.cifar10_partial else args.dataset
+    return Path("runs") / "bench" / f"{name}-{data}-{args.profile}"
 
 
 def _train(args: argparse.Namespace) -> int:
     from minigrad_bench.accuracy import compare
     from minigrad_bench.accuracy.baselines import baseline_recipe
-    from minigrad_bench.accuracy.datasets import DataMissing
+    from minigrad_bench.accuracy.datasets import DataMissing, check_partial
 
-    if args.command == "torch":
-        try:
+    try:
+        if args.command == "torch":
             baseline_recipe(args.dataset, args.recipe, epochs=1)
-        except ValueError as err:
-            print(f"minigrad-bench torch: error: {err}", file=sys.stderr)
-            return USAGE_ERROR
+        check_partial(args.dataset, args.cifar10_partial)
+    except ValueError as err:
+        print(f"minigrad-bench {args.command}: error: {err}", file=sys.stderr)
+        return USAGE_ERROR
     profile = get_profile(args.profile)
     seeds = tuple(args.seeds) if args.seeds else profile.seeds
     common = dict(profile=profile, device=args.device, seeds=seeds, out=_out_folder(args),
-                  data_root=args.data_dir, download=args.download, verbose=not args.quiet)
+                  data_root=args.data_dir, download=args.download, verbose=not args.quiet,
+                  partial=args.cifar10_partial)
     try:
         if args.command == "compare":
             compare.compare(args.dataset, **common)
