@@ -3,6 +3,7 @@
     minigrad-bench compare --dataset mnist --profile quick      # numpy net, torch twin, torch VGG
     minigrad-bench torch --dataset mnist --recipe improved       # one torch VGG baseline
     minigrad-bench speed [--quick] [--processes 3]               # throughput, minigrad / torch
+    minigrad-bench gpu-speed [--device cuda] [--json PATH]       # the torch VGG step, images/s
 
 Bad input (unknown data set, profile, device or recipe; CUDA asked for without a GPU; data
 missing) prints one message and exits with code 2 before anything is written. Ctrl-C exits
@@ -74,7 +75,38 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--processes", type=_positive_int, default=None,
                        help="fresh processes to measure in; the table shows medians and "
                             "ranges (default 3, or 1 with --quick)")
+    gpu = commands.add_parser("gpu-speed", help="images/s of the torch VGG training step as "
+                                               "the baseline trains it (bf16 autocast and "
+                                               "channels_last on CUDA; on a CPU, CPU figures)")
+    gpu.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    gpu.add_argument("--quick", action="store_true",
+                     help="a tiny VGG, batch 8, 1 warm-up step and 2 timed (for tests)")
+    gpu.add_argument("--batch", type=_positive_int, default=None, help="default 128")
+    gpu.add_argument("--warmup", type=_positive_int, default=None,
+                     help="untimed steps first (default 10)")
+    gpu.add_argument("--steps", type=_positive_int, default=None,
+                     help="timed steps per round (default 50)")
+    gpu.add_argument("--rounds", type=_positive_int, default=None, help="default 3")
+    gpu.add_argument("--json", default=None, help="also write the results as JSON here")
     return parser
+
+
+def _gpu_speed(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from minigrad_bench.accuracy import step_speed
+    from minigrad_bench.accuracy.compare import DeviceUnavailable, resolve_device
+
+    try:
+        device = resolve_device(args.device)
+    except DeviceUnavailable as err:
+        print(f"minigrad-bench gpu-speed: error: {err}", file=sys.stderr)
+        return USAGE_ERROR
+    settings = step_speed.Settings.quick() if args.quick else step_speed.Settings()
+    given = {key: getattr(args, key) for key in ("batch", "warmup", "steps", "rounds")}
+    settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
+    step_speed.main(device, settings, args.quick, args.json)
+    return 0
 
 
 def _out_folder(args: argparse.Namespace) -> Path:
@@ -131,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
 
             processes = args.processes or (1 if args.quick else 3)
             return suite.main(quick=args.quick, json_path=args.json, processes=processes) or 0
+        if args.command == "gpu-speed":
+            return _gpu_speed(args)
         return _train(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
