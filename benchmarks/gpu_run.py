@@ -89,7 +89,7 @@ class Log:
         self.file.close()
 
 
-def preflight_child(device: str, data: Path, work: Path, smoke: bool) -> int:
+def preflight_child(device: str, data: Path, work: Path) -> int:
     """In its own process: the torch environment, then the preflight runs; 0 if all passed."""
     import torch
 
@@ -102,7 +102,7 @@ def preflight_child(device: str, data: Path, work: Path, smoke: bool) -> int:
            "capability": list(torch.cuda.get_device_capability(0)) if cuda else None}
     (work / "torch-environment.json").write_text(json.dumps(env))
     print(f"[preflight] {json.dumps(env)}", flush=True)
-    for argv in preflight_argvs(device, data, work, smoke):
+    for argv in preflight_argvs(device, data, work):
         print(f"[preflight] minigrad_bench {shlex.join(argv)}", flush=True)
         code = main(argv)
         problem = f"exit code {code}" if code else preflight_problem(argv, device)
@@ -254,8 +254,7 @@ def preflight(args, budget: Budget, log: Log, work: Path, summary: dict) -> bool
     folder = work / "preflight"
     folder.mkdir()
     command = [sys.executable, str(Path(__file__).resolve()), "--preflight-child",
-               "--device", args.device, "--data-dir", str(args.data_dir), "--work", str(folder),
-               "--profile", args.profile]
+               "--device", args.device, "--data-dir", str(args.data_dir), "--work", str(folder)]
     timeout = min(PREFLIGHT_SECONDS, budget.available())
     log.say(f"PREFLIGHT (the bench's {args.device} path for seconds), up to {timeout:.0f} s")
     started = budget.elapsed()
@@ -267,7 +266,7 @@ def preflight(args, budget: Budget, log: Log, work: Path, summary: dict) -> bool
     summary["preflight"] = {"status": "passed" if passed else cut or f"failed (exit {code})",
                             "wall_s": budget.elapsed() - started,
                             "runs": [shlex.join(a) for a in preflight_argvs(
-                                args.device, args.data_dir, folder, args.profile == "smoke")]}
+                                args.device, args.data_dir, folder)]}
     return passed
 
 
@@ -365,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage_data:
         return stage_data(args.source)
     if args.preflight_child:
-        return preflight_child(args.device, args.data_dir, args.work, args.profile == "smoke")
+        return preflight_child(args.device, args.data_dir, args.work)
     missing = [name for name in DATA_FILES if not (args.data_dir / name).is_file()]
     if missing:
         print(f"gpu_run: error: {args.data_dir} lacks {', '.join(missing)}; run "

@@ -88,3 +88,16 @@ def test_layout_check_names_what_would_not_come_back(tmp_path):
     assert sorted(gpu_plan.check_layout(tmp_path)) == [
         "9 files, more than 8", "a/b/c/deep.json: too deep or an odd name",
         "odd name.txt: too deep or an odd name"]
+
+
+def test_preflight_covers_every_recipes_augmentation_and_the_full_width_step_on_cuda(tmp_path):
+    runs = gpu_plan.preflight_argvs("cuda", tmp_path, tmp_path)
+    recipes = [(a[a.index("--dataset") + 1], a[a.index("--recipe") + 1], "--cifar10-partial" in a)
+               for a in runs if a[0] == "torch"]
+    assert recipes == [("mnist", "seed", False), ("cifar10", "seed", True),
+                       ("mnist", "improved", False)]
+    assert all(a[a.index("--profile") + 1] == "smoke" and a[a.index("--device") + 1] == "cuda"
+               for a in runs if a[0] == "torch")
+    speed = runs[-1]
+    assert speed[:3] == ["gpu-speed", "--device", "cuda"] and "--quick" not in speed
+    assert "--quick" in gpu_plan.preflight_argvs("cpu", tmp_path, tmp_path)[-1]
