@@ -170,8 +170,8 @@ def bring_back(step: Step, work: Path, out: Path, complete: bool) -> list[str]:
 
 def figures(step: Step, out: Path) -> dict:
     """The numbers a step's files hold, for the summary and the log."""
-    if step.name == "gpu-speed":
-        speed = json.loads((out / "gpu-speed.json").read_text())
+    if step.json_output:
+        speed = json.loads((out / step.done_files[0][1]).read_text())
         return {"label": speed["label"], "rows": [
             {k: row[k] for k in ("input", "batch", "step_ms", "images_per_s",
                                  "with_batches_images_per_s", "peak_memory_mib")}
