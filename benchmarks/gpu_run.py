@@ -319,11 +319,16 @@ def _orchestrate(args, budget: Budget, log: Log) -> int:
 
 def stage_data(source: str | None) -> int:
     """Copies the run's data from ``source`` (default $MINIGRAD_DATA) into .gpu-data/."""
-    root = Path(source or os.environ.get("MINIGRAD_DATA", ""))
+    source = source or os.environ.get("MINIGRAD_DATA")
+    if not source:
+        print("gpu_run --stage-data: error: no data folder: set MINIGRAD_DATA or pass --from",
+              file=sys.stderr)
+        return 2
+    root = Path(source)
     missing = [name for name in DATA_FILES if not (root / name).is_file()]
-    if not str(root) or missing:
-        print(f"gpu_run --stage-data: error: {root or '$MINIGRAD_DATA (unset)'} lacks "
-              f"{', '.join(missing) or 'everything'}", file=sys.stderr)
+    if missing:
+        print(f"gpu_run --stage-data: error: {root} lacks {', '.join(missing)}",
+              file=sys.stderr)
         return 2
     for name in DATA_FILES:
         (DATA_FOLDER / name).parent.mkdir(parents=True, exist_ok=True)
@@ -350,7 +355,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds between Ctrl-C and kill for a step cut off (default 20)")
     parser.add_argument("--stage-data", action="store_true",
                         help="copy the data from $MINIGRAD_DATA (or --from) into .gpu-data/")
-    parser.add_argument("--from", dest="source", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--from", dest="source", default=None,
+                        help="with --stage-data: the data folder (default $MINIGRAD_DATA)")
     parser.add_argument("--preflight-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

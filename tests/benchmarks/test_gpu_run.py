@@ -191,6 +191,10 @@ def test_stage_data_copies_the_five_files_and_prints_the_run_call(monkeypatch, t
     assert json.dumps(gpu_run.RUN_CALL) in capsys.readouterr().out
     shutil.rmtree(data / "mnist")
     assert gpu_run.main(["--stage-data", "--from", str(data)]) == 2
+    assert "lacks mnist/train-images-idx3-ubyte.gz" in capsys.readouterr().err
+    monkeypatch.delenv("MINIGRAD_DATA", raising=False)
+    assert gpu_run.main(["--stage-data"]) == 2
+    assert "set MINIGRAD_DATA or pass --from" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("run, device, problem", [
