@@ -55,7 +55,7 @@ class Budget:
         """Why a step estimated at ``estimate`` seconds (None: unknown) may not start, or None."""
         available = self.available()
         if available < MIN_START:
-            return (f"only {max(available, 0):.0f} s of the {self.total:.0f} s budget available "
+            return (f"only {max(available, 0):.1f} s of the {self.total:.0f} s budget available "
                     f"(a step needs at least {MIN_START:.0f} s; {self.reserve:.0f} s are kept "
                     "for saving a step cut off)")
         if estimate is not None and estimate > available:

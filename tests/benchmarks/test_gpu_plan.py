@@ -30,7 +30,7 @@ def test_budget_refuses_any_step_once_less_than_the_minimum_is_available():
     clock = FakeClock()
     budget = gpu_plan.Budget(540, reserve=20, clock=clock)
     clock.now += 510
-    assert budget.refusal(None).startswith("only 10 s of the 540 s budget available")
+    assert budget.refusal(None).startswith("only 10.0 s of the 540 s budget available")
     assert budget.refusal(1.0) is not None
 
 

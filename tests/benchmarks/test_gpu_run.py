@@ -217,3 +217,10 @@ def test_preflight_fails_a_cuda_speed_run_without_autocast_and_channels_last(tmp
     argv = ["gpu-speed", "--json", str(path)]
     assert gpu_run.preflight_problem(argv, "cuda") == "no bf16 autocast or channels_last on CUDA"
     assert gpu_run.preflight_problem(argv, "cpu") is None
+
+
+def test_a_run_whose_mnist_step_could_not_start_is_a_failure(monkeypatch, tmp_path, data):
+    bench = FakeBench(FakeClock())  # the preflight's 10 s leave 10 of the 40 s available
+    code, out, summary = run_with(bench, monkeypatch, tmp_path, data, "--budget", "40")
+    assert code == gpu_run.FAILED and bench.started == []
+    assert summary["steps"][0]["reason"].startswith("only 10.0 s of the 40 s budget available")
