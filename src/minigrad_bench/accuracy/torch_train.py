@@ -44,11 +44,19 @@ from minigrad_bench.reference import (
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where and how a torch model computes: bf16 autocast and channels_last are CUDA-only."""
+    """Where and how a torch model computes.
+
+    ``for_model`` turns bf16 autocast, channels_last and lazy losses on for CUDA only; tests
+    set them by hand on the CPU (torch supports all three there) to run the CUDA path's code.
+    ``lazy_loss``: each batch's loss stays on the device and the epoch's mean is read once
+    (reading it every batch would make a GPU wait); otherwise it is read at once, the
+    Trainer's NaN rule.
+    """
 
     device: torch.device
     autocast: bool = False
     channels_last: bool = False
+    lazy_loss: bool = False
 
     @classmethod
     def for_model(cls, device: str, fast: bool) -> Runtime:
@@ -56,12 +64,11 @@ class Runtime:
         on_cuda = torch.device(device).type == "cuda"
         if on_cuda:
             torch.backends.cudnn.benchmark = True
-        return cls(torch.device(device), fast and on_cuda, fast and on_cuda)
+        return cls(torch.device(device), fast and on_cuda, fast and on_cuda, lazy_loss=on_cuda)
 
     @property
     def sync_each_batch(self) -> bool:
-        """On CPU each batch's loss is read at once (the Trainer's NaN rule); on GPU per epoch."""
-        return self.device.type == "cpu"
+        return not self.lazy_loss
 
     def batch(self, xb, yb) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(xb, np.ndarray):
@@ -135,6 +142,13 @@ class TorchTrainer(EpochLoop):
         self.optimizer.zero_grad()
         self._loss.backward()
         self.optimizer.step()
+
+    def train_step(self, xb, yb) -> None:
+        """One training step exactly as ``fit`` takes it (forward, loss, backward, optimizer
+        step), the loss left unread where the runtime is lazy: what ``gpu-speed`` times.
+        The model must be in train mode."""
+        self._forward(xb, yb)
+        self._update()
 
     @contextlib.contextmanager
     def _evaluating(self):

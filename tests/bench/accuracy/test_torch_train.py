@@ -71,10 +71,11 @@ def test_early_stopping_rule_restores_the_best_epoch_and_says_why(monkeypatch):
     assert torch.equal(model.weight, weights_seen[0.7])
 
 
-def tiny_torch_run(lr=0.1, epochs=3, one_cycle=False):
+def tiny_torch_run(lr=0.1, epochs=3, one_cycle=False, lazy_loss=False):
     """A torch Linear trained by TorchTrainer on a fixed toy problem; its History.
 
     ``one_cycle``: torch's OneCycleLR over the run, stepped per batch (4 batches an epoch).
+    ``lazy_loss``: the losses stay tensors and are read once per epoch, as on a GPU.
     """
     g = np.random.default_rng(0)
     x = g.standard_normal((48, 1, 2, 2)).astype(np.float32)
@@ -84,7 +85,7 @@ def tiny_torch_run(lr=0.1, epochs=3, one_cycle=False):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=4 * epochs)
                  if one_cycle else None)
-    runtime = torch_train.Runtime.for_model("cpu", fast=False)
+    runtime = torch_train.Runtime(torch.device("cpu"), lazy_loss=lazy_loss)
     trainer = torch_train.TorchTrainer(model, optimizer, scheduler, runtime=runtime,
                                        scheduler_interval="batch" if one_cycle else "epoch")
     train = DataLoader(x[:32], y[:32], 8, seed=0)
@@ -113,22 +114,28 @@ def test_the_torch_run_steps_a_one_cycle_per_batch_as_torchs_own_loop_does():
     assert history["lr"] == [expected[0], expected[4]]
 
 
-def test_sums_kept_on_the_device_give_the_same_history_as_per_batch_reads(monkeypatch):
+def test_sums_kept_on_the_device_give_the_same_history_as_per_batch_reads():
     per_batch = tiny_torch_run()
-    monkeypatch.setattr(torch_train.Runtime, "sync_each_batch", property(lambda self: False))
-    lazy = tiny_torch_run()
+    lazy = tiny_torch_run(lazy_loss=True)
     for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
         assert lazy[key] == per_batch[key], key
 
 
-def test_a_nan_loss_stops_the_torch_run_with_the_trainers_sentence(monkeypatch):
+def test_a_nan_loss_stops_the_torch_run_with_the_trainers_sentence():
     # lr NaN: the first update makes every later loss NaN
     with pytest.warns(RuntimeWarning, match="loss is nan at epoch 1, batch 2"):
         history = tiny_torch_run(lr=float("nan"), epochs=2)
     assert history.epochs == 0 and history.stopped_epoch == 1
     assert "before this batch's update" in history.stop_reason
     # Read once per epoch (a GPU), the epoch's mean is checked instead.
-    monkeypatch.setattr(torch_train.Runtime, "sync_each_batch", property(lambda self: False))
     with pytest.warns(RuntimeWarning, match="the mean loss of epoch 1 is nan"):
-        history = tiny_torch_run(lr=float("nan"), epochs=2)
+        history = tiny_torch_run(lr=float("nan"), epochs=2, lazy_loss=True)
     assert history.epochs == 0 and history.stopped_epoch == 1
+
+
+def test_runtime_for_cuda_is_fast_and_lazy_and_for_cpu_plain():
+    cpu = torch_train.Runtime.for_model("cpu", fast=True)
+    assert (cpu.autocast, cpu.channels_last, cpu.lazy_loss) == (False, False, False)
+    cuda = torch_train.Runtime.for_model("cuda", fast=True)  # no GPU needed to build it
+    assert (cuda.autocast, cuda.channels_last, cuda.lazy_loss) == (True, True, True)
+    assert torch_train.Runtime.for_model("cuda", fast=False).lazy_loss
