@@ -7,7 +7,7 @@ import pytest
 
 from minigrad import nn
 from minigrad.interop import OnnxExportError, to_onnx
-from minigrad_bench.models import seed_net, vgg
+from minigrad.models import seed_net, vgg_baseline
 from tests.interop.onnx_round_trip import check_round_trip, session
 from tests.nn.cases import generator, random_input
 from tests.parity import assert_close
@@ -35,7 +35,7 @@ def test_seed_net_runs_in_onnxruntime_with_dynamic_batch_and_state_dict_names(tm
 
 
 def test_vgg_baseline_runs_in_onnxruntime_with_its_running_statistics(tmp_path):
-    model = vgg(generator=generator(0))
+    model = vgg_baseline(generator=generator(0))
     model.train()(random_input((6, 1, 16, 16), seed=3, dtype=np.float32))
     proto = check_round_trip(tmp_path, model, (2, 1, 16, 16), run_batch=3)
     names = {t.name for t in proto.graph.initializer}
@@ -43,7 +43,7 @@ def test_vgg_baseline_runs_in_onnxruntime_with_its_running_statistics(tmp_path):
 
 
 def test_export_leaves_the_model_unchanged(tmp_path):
-    model = vgg(widths=(4, 8, 8, 8), generator=generator(0))
+    model = vgg_baseline(widths=(4, 8, 8, 8), generator=generator(0))
     before = model.state_dict()
     to_onnx(model, tmp_path / "vgg.onnx", (2, 1, 16, 16))
     assert model.training and all(m.training for m in model.modules())

@@ -17,7 +17,8 @@ from minigrad import nn
 
 CONVERTERS: dict[type, Callable] = {}
 # each registers its converters with @converts when imported
-CONVERTER_MODULES = ("onnx_layers", "onnx_normalization", "onnx_activations", "onnx_upsample")
+CONVERTER_MODULES = ("onnx_layers", "onnx_normalization", "onnx_activations", "onnx_upsample",
+                     "onnx_models")
 
 
 def converts(*classes: type) -> Callable:
