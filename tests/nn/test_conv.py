@@ -72,23 +72,37 @@ def test_conv2d_chunked_winograd_matches_torch(train, dtype):
     """Several chunks (the last one short) with odd sides, in train mode (one chunk's
     transformed input would be kept) and eval mode."""
     pytest.importorskip("torch")
-    case = (4, 5, 3, 1, 1, True, (7, 4, 7, 5))
+    case = (4, 5, 3, 1, 1, True, (7, 4, 23, 21))  # 36 tiles a sample: planes over 4 KiB
     conv = make(case, "winograd")
-    conv.scratch_bytes = 3 * conv_winograd.bytes_per_sample(4, 5, (7, 5), (7, 5), 8)
+    conv.scratch_bytes = (conv_winograd.fixed_bytes(4, 5, 8)
+                          + conv_winograd.chunk_bytes(4, 5, (23, 21), 3, 8))
     assert conv._winograd_chunk_size(case[-1], 8) == 3
     assert_torch_parity(conv, torch_twin(case), random_input(case[-1]), dtype, train=train)
 
 
-def test_conv2d_winograd_keeps_transformed_input_only_for_a_single_training_chunk():
+def test_conv2d_winograd_keeps_only_its_input_for_backward():
+    """The transformed tiles live in the reused workspace during a call: a forward keeps
+    nothing bigger than its input (channels-last) for backward."""
     conv = nn.Conv2d(4, 4, 3, padding=1, algorithm="winograd").double()
     x = random_input((2, 4, 6, 6))
     conv(x)
-    assert conv._saved[-1][3] is not None
-    conv.eval()(x)
-    assert conv._saved[-1][3] is None
-    conv.train().scratch_bytes = conv_winograd.bytes_per_sample(4, 4, (6, 6), (6, 6), 8)
-    conv(x)
-    assert conv._saved[-1][3] is None
+    (_, shape, x_last, tiles), = conv._saved
+    assert shape == x.shape and tiles is None
+    np.testing.assert_array_equal(x_last, x.transpose(0, 2, 3, 1))
+
+
+def test_conv2d_winograd_returns_channels_last_memory_under_the_nchw_shape():
+    conv = nn.Conv2d(4, 6, 3, padding=1, algorithm="winograd").double()
+    x = random_input((2, 4, 6, 5))
+    y = conv(x)
+    assert y.shape == (2, 6, 6, 5) and y.transpose(0, 2, 3, 1).flags.c_contiguous
+    dx = conv.backward(np.ones_like(y))
+    assert dx.shape == x.shape and dx.transpose(0, 2, 3, 1).flags.c_contiguous
+    reference = nn.Conv2d(4, 6, 3, padding=1, algorithm="im2col").double()
+    reference.load_state_dict(conv.state_dict())
+    np.testing.assert_allclose(y, reference(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, reference.backward(np.ones_like(y)), rtol=1e-12,
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("algorithm", ["im2col", "winograd"])

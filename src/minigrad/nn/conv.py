@@ -7,7 +7,7 @@ import numpy as np
 
 from minigrad.kernels import im2col as kernels
 from minigrad.nn import conv_winograd as winograd
-from minigrad.nn import init
+from minigrad.nn import init, layout
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
 from minigrad.nn.validation import (
     check_bool,
@@ -43,7 +43,6 @@ class Conv2d(Module):
 
     DIRECT_MAX_CHANNEL_PRODUCT = 16
     WINOGRAD_MIN_CHANNELS = 16
-    WINOGRAD_MIN_TILES = 1536
     scratch_bytes = 64 * 2**20
     chunk_bytes = 8 * 2**20
     MIN_GEMM_COLUMNS = 768
@@ -165,13 +164,20 @@ class Conv2d(Module):
         return self._chunk_size(x.shape[0], per_sample, oh * ow, self.MIN_GEMM_COLUMNS)
 
     def _winograd_chunk_size(self, shape, itemsize) -> int:
+        """Samples per chunk of the Winograd path: as many as fit in ``scratch_bytes`` beside
+        the transformed weights (at least one). Unlike im2col's, its buffers come from the
+        reused workspace, and fewer, longer GEMMs measured faster than cache-sized chunks
+        (docs/design.md, Bounded scratch memory)."""
         out_size = self.output_size(*shape[2:])
-        per_sample = winograd.bytes_per_sample(self.in_channels, self.out_channels, shape[2:],
-                                               out_size, itemsize)
-        # The 16 GEMMs are (C_out, C_in) @ (C_in, tiles) with a small C_in: OpenBLAS runs
-        # narrow ones at an erratic rate (docs/design.md, Bounded scratch memory)
-        tiles = int(np.prod(winograd.tile_count(*out_size)))
-        return self._chunk_size(shape[0], per_sample, tiles, self.WINOGRAD_MIN_TILES)
+        budget = self.scratch_bytes - winograd.fixed_bytes(self.in_channels,
+                                                           self.out_channels, itemsize)
+        low, high = 1, shape[0]  # the largest chunk that fits: chunk_bytes grows with it
+        while low < high:
+            middle = (low + high + 1) // 2
+            fits = winograd.chunk_bytes(self.in_channels, self.out_channels, out_size, middle,
+                                        itemsize) <= budget
+            low, high = (middle, high) if fits else (low, middle - 1)
+        return low
 
     def _scratch(self, chunk, oh, ow, dtype, rows=None):
         """One (rows, chunk * L) buffer, reused by every chunk of a pass: fresh pages for
@@ -210,17 +216,23 @@ class Conv2d(Module):
 
     def _forward_winograd(self, x, oh, ow):
         chunk = self._winograd_chunk_size(x.shape, x.itemsize)
-        y, v = winograd.forward(x, winograd.weight_transform(self.weight.data),
-                                self._bias_or_zeros(x.dtype), self.padding, chunk, (oh, ow),
-                                keep=self.training)
-        self.save_for_backward("winograd", x.shape, x, v)
-        return y
+        x_last = layout.to_channels_last(x)
+        y = winograd.forward(x_last, self.weight.data, self._bias_or_zeros(x.dtype),
+                             self.padding, chunk, (oh, ow))
+        self.save_for_backward("winograd", x.shape, x_last, None)
+        return layout.from_channels_last(y)
 
     # -- backward ---------------------------------------------------------------
     def backward(self, dy: np.ndarray) -> np.ndarray:
         saved = (algorithm, shape, x, cols) = self.pop_saved()
         oh, ow = self.output_size(shape[2], shape[3])
         check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow), saved)
+        if algorithm == "winograd":  # sums the bias gradient itself
+            chunk = self._winograd_chunk_size(shape, x.itemsize)
+            dx = winograd.backward(x, layout.to_channels_last(dy), self.weight.data,
+                                   self.padding, chunk, self.weight.grad,
+                                   None if self.bias is None else self.bias.grad)
+            return layout.from_channels_last(dx)
         dy = np.ascontiguousarray(dy)
         if algorithm == "direct" and self.stride == (1, 1):
             return self._backward_direct_wide(dy, shape, x)  # sums the bias gradient itself
@@ -230,10 +242,6 @@ class Conv2d(Module):
             return np.zeros(shape, dtype=dy.dtype)
         if algorithm == "direct":
             return self._backward_direct(dy, shape, x)
-        if algorithm == "winograd":
-            chunk = self._winograd_chunk_size(shape, x.itemsize)
-            return winograd.backward(x, dy, self.weight.data, self.padding, chunk,
-                                     self.weight.grad, cols)
         return self._backward_im2col(dy, x, cols, oh, ow)
 
     def _backward_direct_wide(self, dy, shape, xp):
