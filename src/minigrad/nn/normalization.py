@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.kernels import normalization as kernels
-from minigrad.nn import init
+from minigrad.nn import init, layout
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
 from minigrad.nn.validation import (
     check_bool,
@@ -96,10 +96,23 @@ class _BatchNorm(Module):
 
     @staticmethod
     def _planes(x):
-        """(N, C, L) view of an (N, C, ...) array with spatial dims, else None (then numpy
-        does the work: for (N, C) a per-channel loop would stride across the batch)."""
-        return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1) if x.ndim > 2 \
-            else None
+        """(N, C, L) view of an (N, C, ...) array with spatial dims, or (N*H*W, C) rows of a
+        channels-last one (``nn.layout``: what the Winograd convolution hands on), else
+        None (then numpy does the work: for (N, C) a per-channel loop would stride across
+        the batch)."""
+        if x.ndim <= 2:
+            return None
+        if layout.is_channels_last(x) and not x.flags.c_contiguous:
+            return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+        return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+
+    @staticmethod
+    def _shaped_like(planes, x):
+        """An array laid out as ``planes`` back in the shape of ``x``."""
+        if planes.ndim == 2:
+            return layout.from_channels_last(planes.reshape(x.shape[0], x.shape[2],
+                                                            x.shape[3], x.shape[1]))
+        return planes.reshape(x.shape)
 
     def _batch_statistics(self, x, planes, axes):
         """Per-channel batch mean and biased variance."""
@@ -108,7 +121,9 @@ class _BatchNorm(Module):
             return mean, np.square(x - mean).mean(axis=axes)
         mean = np.empty(self.num_features, x.dtype)
         var = np.empty(self.num_features, x.dtype)
-        kernels.mean_and_variance(planes, mean, var)
+        statistics = kernels.mean_and_variance_rows if planes.ndim == 2 else \
+            kernels.mean_and_variance
+        statistics(planes, mean, var)
         return mean, var
 
     def _normalize(self, x, planes, mean, inv_std, view):
@@ -124,9 +139,9 @@ class _BatchNorm(Module):
         x_hat, y = np.empty_like(planes), np.empty_like(planes)
         weight = self.weight.data if self.affine else np.ones(self.num_features, x.dtype)
         bias = self.bias.data if self.bias is not None else np.zeros(self.num_features, x.dtype)
-        kernels.normalize(planes, mean.astype(x.dtype, copy=False), inv_std, weight, bias,
-                          x_hat, y)
-        return x_hat.reshape(x.shape), y.reshape(x.shape)
+        normalize = kernels.normalize_rows if planes.ndim == 2 else kernels.normalize
+        normalize(planes, mean.astype(x.dtype, copy=False), inv_std, weight, bias, x_hat, y)
+        return self._shaped_like(x_hat, x), self._shaped_like(y, x)
 
     def _update_running_stats(self, mean, var, count):
         tracked = self.num_batches_tracked + 1
@@ -155,24 +170,30 @@ class _BatchNorm(Module):
         return (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat) * inv_std.reshape(view)
 
     def _backward_planes(self, dy, x_hat, inv_std):
-        """Batch-statistics backward of (N, C, L) data in two passes (kernels)."""
-        dy3 = np.ascontiguousarray(dy, dtype=x_hat.dtype).reshape(x_hat.shape[0],
-                                                                   self.num_features, -1)
-        h3 = x_hat.reshape(dy3.shape)
+        """Batch-statistics backward of (N, C, L) data or channels-last rows in two passes
+        (kernels)."""
+        h3 = self._planes(x_hat)
+        if h3.ndim == 2:
+            dy3 = layout.to_channels_last(dy.astype(x_hat.dtype, copy=False)).reshape(h3.shape)
+        else:
+            dy3 = np.ascontiguousarray(dy, dtype=x_hat.dtype).reshape(h3.shape)
+        rows = h3.ndim == 2
         sum_dy = np.empty(self.num_features, np.float64)
         sum_dy_x_hat = np.empty(self.num_features, np.float64)
-        kernels.gradient_sums(dy3, h3, sum_dy, sum_dy_x_hat)
+        (kernels.gradient_sums_rows if rows else kernels.gradient_sums)(dy3, h3, sum_dy,
+                                                                        sum_dy_x_hat)
         if self.affine:
             self.weight.grad += sum_dy_x_hat.astype(x_hat.dtype)
         if self.bias is not None:
             self.bias.grad += sum_dy.astype(x_hat.dtype)
         weight = self.weight.data if self.affine else 1.0
-        count = h3.shape[0] * h3.shape[2]
+        count = h3.size // self.num_features
         dx = np.empty_like(dy3)
-        kernels.input_gradient(dy3, h3, (weight * inv_std).astype(x_hat.dtype),
-                               (sum_dy / count).astype(x_hat.dtype),
-                               (sum_dy_x_hat / count).astype(x_hat.dtype), dx)
-        return dx.reshape(x_hat.shape)
+        (kernels.input_gradient_rows if rows else kernels.input_gradient)(
+            dy3, h3, (weight * inv_std).astype(x_hat.dtype),
+            (sum_dy / count).astype(x_hat.dtype), (sum_dy_x_hat / count).astype(x_hat.dtype),
+            dx)
+        return self._shaped_like(dx, x_hat)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.kernels import pooling as kernels
+from minigrad.kernels import pooling_channels_last as channels_last
+from minigrad.nn import layout
 from minigrad.nn.module import Module
 from minigrad.nn.validation import check_bool, check_float_input, check_grad_shape, describe, pair
 
@@ -50,17 +52,36 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         out_shape = self._output_shape(x)
+        if layout.is_channels_last(x) and not x.flags.c_contiguous:
+            return self._forward_channels_last(x, out_shape)
         y = np.empty(out_shape, dtype=x.dtype)
         argmax = np.empty(out_shape, dtype=np.int64)
         if self._window_args() == (2, 2, 2, 2, 0, 0):
             kernels.max_pool_2x2(x, y, argmax)
         else:
             kernels.max_pool_forward(x, *self._window_args(), y, argmax)
-        self.save_for_backward(x.shape, x.dtype, argmax)
+        self.save_for_backward(x.shape, x.dtype, argmax, False)
         return y
 
+    def _forward_channels_last(self, x, out_shape):
+        """Channels-last input (``nn.layout``) gives channels-last output."""
+        n, channels, oh, ow = out_shape
+        y = np.empty((n, oh, ow, channels), dtype=x.dtype)
+        argmax = np.empty((n, oh, ow, channels), dtype=np.int32)
+        channels_last.max_pool_forward(layout.to_channels_last(x), *self._window_args(), y,
+                                       argmax)
+        self.save_for_backward(x.shape, x.dtype, argmax, True)
+        return layout.from_channels_last(y)
+
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        saved = (shape, dtype, argmax) = self.pop_saved()
+        saved = (shape, dtype, argmax, channels_last_saved) = self.pop_saved()
+        if channels_last_saved:
+            n, oh, ow, channels = argmax.shape
+            check_grad_shape(self, dy, (n, channels, oh, ow), saved)
+            dx = np.empty((shape[0], shape[2], shape[3], shape[1]), dtype=dtype)
+            channels_last.max_pool_backward(layout.to_channels_last(dy), argmax,
+                                            *self._window_args(), dx)
+            return layout.from_channels_last(dx)
         check_grad_shape(self, dy, argmax.shape, saved)
         dx = np.zeros(shape, dtype=dtype)
         kernels.max_pool_backward(dy, argmax, dx)
