@@ -8,7 +8,7 @@ two ways: as one call on the whole epoch, and through a ``DataLoader`` (batches 
 
 Usage (the data as in docs/data.md)::
 
-    MINIGRAD_DATA=/path/to/data python benchmarks/bench_augment.py [--repeats 5]
+    MINIGRAD_DATA=../shared/data python benchmarks/bench_augment.py [--repeats 5]
 """
 
 from __future__ import annotations

@@ -29,11 +29,11 @@ def step_times(layer: str, rounds: int) -> dict:
     from numba import njit, prange
 
     from minigrad import nn, optim
-    from minigrad.kernels import im2col as kernels
+    from minigrad.kernels import conv_direct
     from minigrad_bench.models import seed_net
 
-    serial_forward = kernels.conv_direct_forward_wide
-    serial_backward = kernels.conv_direct_backward_wide
+    serial_forward = conv_direct.forward_wide
+    serial_backward = conv_direct.backward_wide
 
     @njit(parallel=True)
     def parallel_forward(xp, weight, bias, out):
@@ -76,8 +76,8 @@ def step_times(layer: str, rounds: int) -> dict:
     times = {name: [] for name in variants}
     for _ in range(rounds):
         for name, (forward, backward) in variants.items():
-            kernels.conv_direct_forward_wide = forward
-            kernels.conv_direct_backward_wide = backward
+            conv_direct.forward_wide = forward
+            conv_direct.backward_wide = backward
             step()
             step()
             samples = []

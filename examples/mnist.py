@@ -22,30 +22,36 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 
 import numpy as np
 
-from minigrad import nn
-from minigrad.checkpoint import atomic_write
-from minigrad.data import DataLoader, load_mnist
+from minigrad import nn, optim
+from minigrad.data import DataLoader, load_mnist, random_split, transforms
+from minigrad.fileio import atomic_write
+from minigrad.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
 from minigrad.plot import plot_history
-from minigrad.train import ModelCheckpoint
-from minigrad_bench.recipes import Recipe, build_trainer, eval_transform, loaders
+from minigrad.train import EarlyStopping, ModelCheckpoint, Trainer
+
+# The recipe's fixed knobs; the command line sets the others.
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the 60,000 training images
+ROTATION_DEGREES = 10.0  # each training image rotated by an angle uniform in +-10 degrees,
+CROP_PADDING = 2  # then padded by 2 and cropped back to 28x28 at a random offset
+DROPOUT = 0.3
+PLATEAU_FACTOR, PLATEAU_PATIENCE = 0.5, 5  # lr halved after 5 epochs without a better val_acc
+EARLY_STOPPING_PATIENCE = 20  # stop after 20; longer than the plateau's, so the lr can drop
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    defaults = Recipe()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--epochs", type=int, default=defaults.epochs,
+    p.add_argument("--epochs", type=int, default=300,
                    help="upper bound on epochs; early stopping usually ends the run first")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr", type=float, default=defaults.lr)
-    p.add_argument("--optimizer", choices=["sgd", "adamw"], default=defaults.optimizer)
-    p.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD momentum")
-    p.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    p.add_argument("--schedule", choices=["plateau", "cosine"], default=defaults.schedule)
-    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd")
+    p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--schedule", choices=["plateau", "cosine"], default="plateau")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None,
                    help="folder holding mnist/ (default: $MINIGRAD_DATA, else ~/.cache/minigrad)")
     p.add_argument("--out", default=None, help="output folder (default runs/mnist-<timestamp>)")
@@ -61,11 +67,56 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def recipe_from(args: argparse.Namespace) -> Recipe:
-    return replace(Recipe(), optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
-                   weight_decay=args.weight_decay, batch_size=args.batch_size,
-                   epochs=args.epochs, schedule=args.schedule, augment=not args.no_augment,
-                   seed=args.seed)
+def build_loaders(x: np.ndarray, y: np.ndarray, args) -> tuple[DataLoader, DataLoader]:
+    """The seeded 4:1 split of (x, y); training batches augmented per sample, both normalised."""
+    normalise = [transforms.ToFloat(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))]
+    augment = [] if args.no_augment else [transforms.RandomRotation(ROTATION_DEGREES),
+                                          transforms.RandomCrop(28, padding=CROP_PADDING)]
+    train_idx, val_idx = random_split(len(x), fractions=(0.8, 0.2), seed=args.seed)
+    train = DataLoader(x[train_idx], y[train_idx], args.batch_size, shuffle=True,
+                       transform=transforms.Compose([*augment, *normalise]), seed=args.seed)
+    val = DataLoader(x[val_idx], y[val_idx], args.batch_size, shuffle=False,
+                     transform=transforms.Compose(normalise))
+    return train, val
+
+
+def build_trainer(args, checkpoints=()) -> Trainer:
+    """The network, its optimizer and lr schedule, and early stopping on val_acc."""
+    g = np.random.default_rng(args.seed)
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 5, generator=g), nn.GELU(), nn.Flatten(),  # (N, 1, 28, 28) -> (N, 1152)
+        nn.Linear(1152, 256, generator=g), nn.GELU(), nn.Dropout(DROPOUT),
+        nn.Linear(256, 10, generator=g),  # logits: the softmax lives in the loss
+    )
+    if args.optimizer == "sgd":
+        optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
+                              weight_decay=args.weight_decay)
+    else:
+        # Biases get no weight decay (nanoGPT's convention): decay is for the weight matrices.
+        decay = [p for name, p in model.named_parameters() if name.endswith("weight")]
+        rest = [p for name, p in model.named_parameters() if not name.endswith("weight")]
+        optimizer = optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                                 {"params": rest, "weight_decay": 0.0}], lr=args.lr)
+    if args.schedule == "plateau":
+        scheduler = ReduceLROnPlateau(optimizer, mode="max", factor=PLATEAU_FACTOR,
+                                      patience=PLATEAU_PATIENCE)
+    else:
+        scheduler = CosineAnnealingLR(optimizer, T_max=args.epochs)
+    stopper = EarlyStopping(monitor="val_acc", mode="max", patience=EARLY_STOPPING_PATIENCE,
+                            restore_best_weights=True)
+    return Trainer(model, nn.CrossEntropyLoss(), optimizer, scheduler,
+                   callbacks=[stopper, *checkpoints], seed=args.seed, scheduler_monitor="val_acc")
+
+
+def recipe(args) -> dict:
+    """Every knob of the run, as summary.json records it."""
+    return {"optimizer": args.optimizer, "lr": args.lr, "momentum": args.momentum,
+            "weight_decay": args.weight_decay, "batch_size": args.batch_size,
+            "epochs": args.epochs, "schedule": args.schedule, "plateau_factor": PLATEAU_FACTOR,
+            "plateau_patience": PLATEAU_PATIENCE,
+            "early_stopping_patience": EARLY_STOPPING_PATIENCE, "augment": not args.no_augment,
+            "rotation_degrees": ROTATION_DEGREES, "crop_padding": CROP_PADDING,
+            "dropout": DROPOUT, "seed": args.seed}
 
 
 def print_summary(model: nn.Module) -> None:
@@ -86,18 +137,17 @@ def report(rows: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    recipe = recipe_from(args)
     out = args.out or os.path.join("runs", time.strftime("mnist-%Y%m%d-%H%M%S"))
     os.makedirs(out, exist_ok=True)
 
     x, y, x_test, y_test = load_mnist(root=args.data_dir)
     if args.subset:
         x, y = x[:args.subset], y[:args.subset]
-    train, val = loaders(x, y, recipe)
-    print(f"MNIST: {len(train.x):,} train / {len(val.x):,} validation (seed {recipe.seed}), "
+    train, val = build_loaders(x, y, args)
+    print(f"MNIST: {len(train.x):,} train / {len(val.x):,} validation (seed {args.seed}), "
           f"{len(x_test):,} test held out\n")
 
-    trainer = build_trainer(recipe, callbacks=[
+    trainer = build_trainer(args, checkpoints=[
         ModelCheckpoint(os.path.join(out, "best.npz"), monitor="val_acc", mode="max"),
         ModelCheckpoint(os.path.join(out, "last.npz"), monitor="val_acc", mode="max",
                         save_best_only=False),
@@ -105,7 +155,7 @@ def main(argv=None) -> int:
     print_summary(trainer.model)
 
     start = time.perf_counter()
-    history = trainer.fit(train, val, epochs=recipe.epochs,
+    history = trainer.fit(train, val, epochs=args.epochs,
                           resume_from=os.path.join(out, "last.npz") if args.resume else None)
     wall = time.perf_counter() - start
     if history.epochs == 0:
@@ -115,12 +165,12 @@ def main(argv=None) -> int:
         return 1
 
     # EarlyStopping has restored the best weights: the test set is evaluated once, on them.
-    test_loader = DataLoader(x_test, y_test, 1024, shuffle=False, transform=eval_transform())
+    test_loader = DataLoader(x_test, y_test, 1024, shuffle=False, transform=val.transform)
     test = trainer.evaluate(test_loader)
     best = history.best_epoch
     train_seconds = float(np.sum(history["epoch_time"]))
     summary = {
-        "recipe": recipe.to_dict(), "best_epoch": best,
+        "recipe": recipe(args), "best_epoch": best,
         "best_val_acc": history["val_acc"][best - 1], "test_acc": test["acc"],
         "test_loss": test["loss"], "epochs_run": history.epochs,
         "stopped_epoch": history.stopped_epoch, "wall_seconds": wall,

@@ -1,14 +1,20 @@
-"""The examples run end to end, in a subprocess, as a user runs them."""
+"""The examples run end to end, in a subprocess, as a user runs them; the MNIST example sets up
+exactly the benchmark's reference recipe, from minigrad alone."""
 
+import ast
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from minigrad.train import History
+from minigrad_bench.reference import Recipe, build_trainer, reference_loaders
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,3 +106,69 @@ def test_readme_example_runs_as_written(tmp_path):
     result = run_example(str(script))
     assert result.returncode == 0, result.stderr
     assert "'acc': 0." in result.stdout
+
+
+def load_example(name: str):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", ROOT / "examples" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def setup_of(trainer) -> dict:
+    """What a Trainer is set up with, as comparable plain data (the weights aside)."""
+    groups = [{**{k: v for k, v in group.items() if k != "params"},
+               "shapes": [p.shape for p in group["params"]]}
+              for group in trainer.optimizer.param_groups]
+    return {"model": repr(trainer.model), "loss": repr(trainer.loss_fn),
+            "optimizer": type(trainer.optimizer).__name__, "groups": groups,
+            "scheduler": type(trainer.scheduler).__name__,
+            "scheduler_state": trainer.scheduler.state_dict(),
+            "callbacks": [repr(c) for c in trainer.callbacks], "seed": trainer.seed,
+            "scheduler_monitor": trainer.scheduler_monitor}
+
+
+def first_batches(loader, seed: int = 7):
+    loader.generator = np.random.default_rng(seed)
+    return next(iter(loader))
+
+
+@pytest.mark.parametrize("argv", [
+    [],
+    ["--optimizer", "adamw", "--lr", "0.001", "--weight-decay", "0.01", "--schedule", "cosine",
+     "--epochs", "7", "--seed", "2"],
+    ["--momentum", "0.9", "--lr", "0.05", "--no-augment", "--batch-size", "16", "--seed", "3"],
+])
+def test_mnist_example_sets_up_the_benchmarks_reference_recipe(argv):
+    example = load_example("mnist.py")
+    args = example.parse_args(argv)
+    recipe = replace(Recipe(), optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+                     weight_decay=args.weight_decay, batch_size=args.batch_size,
+                     epochs=args.epochs, schedule=args.schedule, augment=not args.no_augment,
+                     seed=args.seed)
+    assert example.recipe(args) == recipe.to_dict()  # the fixed knobs agree too
+    ours, theirs = example.build_trainer(args), build_trainer(recipe)
+    assert setup_of(ours) == setup_of(theirs)
+    ours_weights, theirs_weights = ours.model.state_dict(), theirs.model.state_dict()
+    assert list(ours_weights) == list(theirs_weights)
+    for key in ours_weights:
+        np.testing.assert_array_equal(ours_weights[key], theirs_weights[key], err_msg=key)
+
+    g = np.random.default_rng(0)
+    x, y = g.integers(0, 256, (100, 1, 28, 28), dtype=np.uint8), g.integers(0, 10, 100)
+    for our_loader, their_loader in zip(example.build_loaders(x, y, args),
+                                        reference_loaders("mnist", x, y, recipe), strict=True):
+        assert repr(our_loader) == repr(their_loader)
+        np.testing.assert_array_equal(our_loader.x, their_loader.x)
+        for ours_batch, theirs_batch in zip(first_batches(our_loader),
+                                            first_batches(their_loader), strict=True):
+            np.testing.assert_array_equal(ours_batch, theirs_batch)
+
+
+def test_mnist_example_is_built_on_minigrad_alone():
+    tree = ast.parse((ROOT / "examples" / "mnist.py").read_text())
+    modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    assert not any(name.startswith("minigrad_bench") for name in modules)
+    assert "minigrad" in {name.split(".")[0] for name in modules}

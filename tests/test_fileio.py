@@ -134,3 +134,9 @@ def test_without_flock_nothing_is_swept(tmp_path, monkeypatch):
     with atomic_write(tmp_path / "x.bin") as f:
         f.write(b"data")
     assert os.path.exists(stale)
+def test_atomic_write_has_one_home():
+    import minigrad.checkpoint
+    import minigrad.data.files
+
+    assert "atomic_write" not in minigrad.checkpoint.__all__
+    assert not hasattr(minigrad.data.files, "write_atomically")

@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from minigrad.checkpoint import atomic_write
+from minigrad.fileio import atomic_write
 
 PANELS = (
     ("loss", ("train_loss", "val_loss")),

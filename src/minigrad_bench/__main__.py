@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from minigrad_bench.baselines import VARIANTS
-from minigrad_bench.profiles import DATASETS, PROFILES, get_profile
+from minigrad_bench.accuracy.baselines import VARIANTS
+from minigrad_bench.accuracy.profiles import DATASETS, PROFILES, get_profile
 
 USAGE_ERROR = 2
 INTERRUPTED = 130
@@ -79,9 +79,9 @@ def _out_folder(args: argparse.Namespace) -> Path:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from minigrad_bench import compare
-    from minigrad_bench.baselines import baseline_recipe
-    from minigrad_bench.datasets import DataMissing
+    from minigrad_bench.accuracy import compare
+    from minigrad_bench.accuracy.baselines import baseline_recipe
+    from minigrad_bench.accuracy.datasets import DataMissing
 
     if args.command == "torch":
         try:
@@ -118,10 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         return USAGE_ERROR
     try:
         if args.command == "speed":
-            from minigrad_bench import speed
+            from minigrad_bench.speed import suite
 
             processes = args.processes or (1 if args.quick else 3)
-            return speed.main(quick=args.quick, json_path=args.json, processes=processes) or 0
+            return suite.main(quick=args.quick, json_path=args.json, processes=processes) or 0
         return _train(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

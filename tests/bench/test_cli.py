@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from minigrad_bench import torch_train
+from minigrad_bench.accuracy import torch_train
 from tests.bench.helpers import require_mnist, run_cli
 
 torch = pytest.importorskip("torch")
@@ -60,14 +60,14 @@ def test_ctrl_c_leaves_partial_history_and_weights_marked_incomplete(tmp_path, m
     require_mnist()
     calls = []
 
-    def interrupted_epoch(*args):
+    def interrupted_epoch(trainer, *args):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real_epoch(*args)
+        return real_epoch(trainer, *args)
 
-    real_epoch = torch_train.train_epoch
-    monkeypatch.setattr(torch_train, "train_epoch", interrupted_epoch)
+    real_epoch = torch_train.TorchTrainer._train_epoch
+    monkeypatch.setattr(torch_train.TorchTrainer, "_train_epoch", interrupted_epoch)
     out = tmp_path / "out"
     code, _, _ = run_cli(["compare", "--dataset", "mnist", "--profile", "smoke", "--device",
                           "cpu", "--out", str(out)])

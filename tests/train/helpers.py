@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import nn
-from minigrad.train import Callback
+from minigrad.optim import SGD
+from minigrad.train import Callback, Trainer
 
 
 class TinyLinear(nn.Module):
@@ -138,3 +139,22 @@ class RecordWeights(Callback):
 
     def on_epoch_end(self, trainer, epoch, logs):
         self.snapshots.append(trainer.model.state_dict())
+
+
+def make_trainer(seed=0, lr=0.1, model_seed=0, **kwargs):
+    """A Trainer of ``Net`` with SGD (momentum 0.9) on ``SoftmaxCrossEntropy``."""
+    model = Net(seed=model_seed)
+    return Trainer(
+        model,
+        SoftmaxCrossEntropy(),
+        SGD(model.parameters(), lr=lr, momentum=0.9),
+        seed=seed,
+        **kwargs,
+    )
+
+
+def loaders(batch_size=16):
+    """Train (120 shuffled) and validation (60, in order) loaders over ``blobs``."""
+    x, y = blobs(120)
+    xv, yv = blobs(60, seed=1)
+    return ArrayLoader(x, y, batch_size), ArrayLoader(xv, yv, 32, shuffle=False)

@@ -2,14 +2,12 @@
 
 import csv
 import math
-import warnings
 
 import numpy as np
 import pytest
 
 from minigrad.checkpoint import load
 from minigrad.optim import SGD
-from minigrad.optim.lr_scheduler import ReduceLROnPlateau
 from minigrad.train import CSVLogger, EarlyStopping, ModelCheckpoint, Trainer
 from tests.train.helpers import Net, RecordWeights, ScriptedLoss, one_batch_loader
 
@@ -155,75 +153,6 @@ def test_early_stopping_on_a_metric_the_run_lacks_names_the_metrics_it_has():
     )
     with pytest.raises(KeyError, match="'val_f1' is not among .*'val_loss'"):
         trainer.fit(one_batch_loader(), one_batch_loader(), epochs=1, verbose=False)
-
-
-# -- ReduceLROnPlateau as the Trainer's scheduler -------------------------------------
-def plateau_trainer(val_losses, stopper=None, **plateau_args):
-    model = Net()
-    optimizer = SGD(model.parameters(), lr=1.0)
-    scheduler = ReduceLROnPlateau(optimizer, **plateau_args)
-    callbacks = [stopper] if stopper else []
-    return Trainer(model, ScriptedLoss(model, val_losses), optimizer, scheduler, callbacks)
-
-
-def test_plateau_scheduler_is_stepped_with_the_monitored_metric_like_torch():
-    torch = pytest.importorskip("torch")
-    losses = [5.0, 4.0, 4.0, 4.0, 4.0, 3.99999, 4.0, 4.0, 4.0, 2.0, 2.0, 2.0, 2.0, 2.0]
-    args = {"mode": "min", "factor": 0.5, "patience": 2, "cooldown": 1, "min_lr": 0.2}
-    trainer = plateau_trainer(losses, **args)
-    history = trainer.fit(one_batch_loader(), one_batch_loader(), epochs=len(losses), verbose=False)
-    torch_optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    torch_scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(torch_optimizer, **args)
-    expected = []
-    for loss in losses:
-        expected.append(torch_optimizer.param_groups[0]["lr"])  # the lr used in the epoch
-        torch_scheduler.step(loss)
-    assert history["lr"] == expected
-    assert len(set(expected)) > 2  # the script does reduce the lr, down to min_lr
-
-
-def test_plateau_follows_the_early_stopping_monitor_by_default():
-    # train_loss improves every epoch while val_loss is flat: stepped with val_loss the
-    # plateau (patience 0) would cut the lr at epoch 2; stepped with train_loss it never does.
-    model = Net()
-    optimizer = SGD(model.parameters(), lr=1.0)
-    scheduler = ReduceLROnPlateau(optimizer, mode="min", patience=0)
-    loss = ScriptedLoss(model, [1.0] * 3, train_values=lambda epoch, batch: 4.0 - epoch)
-    stopper = EarlyStopping(monitor="train_loss", mode="min", patience=50)
-    trainer = Trainer(model, loss, optimizer, scheduler, callbacks=[stopper])
-    history = trainer.fit(one_batch_loader(), one_batch_loader(), epochs=3, verbose=False)
-    assert history["train_loss"] == [3.0, 2.0, 1.0]
-    assert history["lr"] == [1.0, 1.0, 1.0]
-    assert trainer.scheduler.best == 1.0
-
-
-def test_plateau_mode_contradicting_the_metric_is_rejected():
-    trainer = plateau_trainer([1.0], mode="max")
-    with pytest.raises(ValueError, match="mode='max' but is stepped with 'val_loss'"):
-        trainer.fit(one_batch_loader(), one_batch_loader(), epochs=1, verbose=False)
-
-
-def test_explicit_scheduler_monitor_is_used():
-    model = Net()
-    optimizer = SGD(model.parameters(), lr=1.0)
-    scheduler = ReduceLROnPlateau(optimizer, mode="max", patience=0)
-    trainer = Trainer(
-        model,
-        ScriptedLoss(model, [1.0, 2.0, 3.0]),
-        optimizer,
-        scheduler,
-        scheduler_monitor="val_accuracy",
-    )
-    with pytest.raises(KeyError, match="'val_accuracy' is not among"):
-        trainer.fit(one_batch_loader(), one_batch_loader(), epochs=1, verbose=False)
-
-
-def test_warns_when_early_stopping_patience_leaves_the_plateau_no_chance():
-    with pytest.warns(UserWarning, match=r"patience \(5\) <= ReduceLROnPlateau patience \(5\)"):
-        plateau_trainer([1.0], EarlyStopping(patience=5), mode="min", patience=5)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        plateau_trainer([1.0], EarlyStopping(patience=6), mode="min", patience=5)
 
 
 # -- ModelCheckpoint and CSVLogger ----------------------------------------------------

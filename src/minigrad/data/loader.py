@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from minigrad.checks import check_int
+
 Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
@@ -159,18 +161,12 @@ class DataLoader:
         seed: int | None = None,
     ):
         self.x, self.y = _check_data(x, y)
-        if (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, int | np.integer)
-            or batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
         for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
             if not isinstance(flag, bool | np.bool_):
                 raise TypeError(f"DataLoader {name} must be True or False, got {flag!r}")
         if transform is not None and not callable(transform):
             raise TypeError(f"transform must be callable t(batch, generator), got {transform!r}")
-        self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.transform = transform

@@ -7,10 +7,10 @@ Sums are accumulated in float64 whatever the data's dtype.
 import numpy as np
 from numba import njit
 
-from minigrad.kernels.im2col import FAST
+from minigrad.kernels.fastmath import REASSOCIATE
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=REASSOCIATE)
 def mean_and_variance(x, mean, var):
     """Per-channel mean and biased variance of ``x`` (N, C, L), two passes (the second
     sums squared deviations from the mean, which stays accurate when the mean is large)."""
@@ -33,7 +33,7 @@ def mean_and_variance(x, mean, var):
         var[c] = squares / count
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=REASSOCIATE)
 def normalize(x, mean, inv_std, weight, bias, x_hat, y):
     """``x_hat = (x - mean) * inv_std`` and ``y = x_hat * weight + bias``, per channel."""
     n_samples, channels, length = x.shape
@@ -47,7 +47,7 @@ def normalize(x, mean, inv_std, weight, bias, x_hat, y):
                 y_row[k] = h * w + b
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=REASSOCIATE)
 def gradient_sums(dy, x_hat, sum_dy, sum_dy_x_hat):
     """Per-channel sums of ``dy`` and ``dy * x_hat``: the bias and weight gradients."""
     n_samples, channels, length = dy.shape
@@ -63,7 +63,7 @@ def gradient_sums(dy, x_hat, sum_dy, sum_dy_x_hat):
         sum_dy_x_hat[c] = total_x_hat
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=REASSOCIATE)
 def input_gradient(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
     """``dx = scale * (dy - mean_dy - x_hat * mean_dy_x_hat)`` per channel, with
     ``scale = weight * inv_std``: batch statistics' gradient in one pass."""

@@ -19,10 +19,10 @@ the position in the 4x4 tile and ``T = TH * TW`` tiles per sample, so that
 
 from numba import njit
 
-from minigrad.kernels.im2col import FAST
+from minigrad.kernels.fastmath import REASSOCIATE
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=REASSOCIATE)
 def input_transform(x, pad_h, pad_w, plane, rows, v):
     """``v`` (16, C, N*T) = B^T d B for every 4x4 tile d of the zero-padded ``x`` (N, C, H, W).
 
@@ -68,7 +68,7 @@ def input_transform(x, pad_h, pad_w, plane, rows, v):
                         v[4 * i + 3, c, base + tx] = r1 - r3
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=REASSOCIATE)
 def output_transform(m, bias, y):
     """Writes ``y`` (N, O, OH, OW) = A^T m A + ``bias`` (O,) of every tile of ``m`` (16, O, N*T)."""
     n_samples, channels, out_h, out_w = y.shape
@@ -101,7 +101,7 @@ def output_transform(m, bias, y):
                             y[n, o, oy + 1, ox + 1] = s11 - s12 - s13 + b
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=REASSOCIATE)
 def grad_output_transform(dy, rows, m):
     """``m`` (16, O, N*T) = A z A^T for every 2x2 tile z of ``dy`` (N, O, 2*TH, 2*TW): the
     adjoint of ``output_transform`` (the caller zero-pads an odd-sized gradient).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.kernels import conv_direct
 from minigrad.kernels import im2col as kernels
 from minigrad.nn import conv_winograd as winograd
 from minigrad.nn import init, layout
@@ -122,11 +123,11 @@ class Conv2d(Module):
         n, channels = xp.shape[:2]
         if self.stride == (1, 1):
             y = np.empty((n, self.out_channels, oh, ow), dtype=x.dtype)
-            kernels.conv_direct_forward_wide(xp.reshape(n, channels, -1), self.weight.data,
-                                             self._bias_or_zeros(x.dtype), y)
+            conv_direct.forward_wide(xp.reshape(n, channels, -1), self.weight.data,
+                                     self._bias_or_zeros(x.dtype), y)
         else:
             y = self._output_with_bias(n, oh, ow, x.dtype)
-            kernels.conv_direct_forward(xp, self.weight.data, *self.stride, y)
+            conv_direct.forward(xp, self.weight.data, *self.stride, y)
         self.save_for_backward("direct", x.shape, xp, None)
         return y
 
@@ -248,14 +249,14 @@ class Conv2d(Module):
         dxp = np.empty_like(xp)  # the kernel writes every element
         n, channels = xp.shape[:2]
         dbias = np.zeros(self.out_channels, dy.dtype) if self.bias is None else self.bias.grad
-        kernels.conv_direct_backward_wide(xp.reshape(n, channels, -1), self.weight.data, dy,
-                                          self.weight.grad, dbias, dxp.reshape(n, channels, -1))
+        conv_direct.backward_wide(xp.reshape(n, channels, -1), self.weight.data, dy,
+                                  self.weight.grad, dbias, dxp.reshape(n, channels, -1))
         return self._unpadded(dxp, shape)
 
     def _backward_direct(self, dy, shape, xp):
         dxp = np.zeros_like(xp)
-        kernels.conv_direct_backward(xp, self.weight.data, dy, *self.stride,
-                                     self.weight.grad, dxp)
+        conv_direct.backward(xp, self.weight.data, dy, *self.stride,
+                             self.weight.grad, dxp)
         return self._unpadded(dxp, shape)
 
     def _unpadded(self, dxp, shape):

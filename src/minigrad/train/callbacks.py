@@ -1,102 +1,23 @@
-"""Callbacks: code the Trainer runs at fixed points of a run (Keras-style, 1-based epochs).
+"""The callbacks minigrad ships: early stopping, checkpoints, a CSV log.
 
-At the end of every epoch the Trainer records the epoch's metrics in the History, steps
-the scheduler, then calls every callback's ``on_epoch_end`` (decisions: track the best,
-ask to stop), then every callback's ``after_epoch`` (side effects that must see the
-final state of the epoch: writing checkpoints and logs). A checkpoint written in
-``after_epoch`` therefore holds every callback's decision for that epoch, whatever the
-order of the callbacks list.
+The hooks they implement, and when the run calls them, are in ``minigrad.train.hooks``.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from minigrad import checkpoint
-from minigrad.checkpoint import atomic_write
+from minigrad.checks import check_int
+from minigrad.fileio import atomic_write
+from minigrad.train.hooks import Callback, MonitorCallback, Run
 
-if TYPE_CHECKING:  # the Trainer imports this module; the hint needs no import at runtime
-    from minigrad.train.trainer import Trainer
-
-MODES = ("min", "max")
-
-
-def expected_mode(metric: str) -> str | None:
-    """The direction in which ``metric`` improves, when its name tells: losses down, accuracy up."""
-    if metric.endswith("loss"):
-        return "min"
-    if metric.endswith("acc") or metric.endswith("accuracy"):
-        return "max"
-    return None
+__all__ = ["CSVLogger", "Callback", "EarlyStopping", "ModelCheckpoint"]
 
 
-def check_monitor(owner: str, monitor: str, mode: str) -> None:
-    """Raises ValueError for an unknown mode or one that contradicts the metric's name."""
-    if not isinstance(monitor, str) or not monitor:
-        raise ValueError(
-            f"{owner}: monitor must be a metric name such as 'val_acc', got {monitor!r}"
-        )
-    if mode not in MODES:
-        raise ValueError(f"{owner}: mode must be 'min' or 'max', got {mode!r}")
-    natural = expected_mode(monitor)
-    if natural is not None and natural != mode:
-        raise ValueError(
-            f"{owner}: monitor={monitor!r} improves when it goes "
-            f"{'down' if natural == 'min' else 'up'}, so mode must be {natural!r}, got {mode!r}"
-        )
-
-
-def is_improvement(value: float, best: float, mode: str, min_delta: float = 0.0) -> bool:
-    """True if ``value`` is better than ``best`` by MORE than ``min_delta`` (NaN never is)."""
-    if mode == "max":
-        return value - min_delta > best
-    return value + min_delta < best
-
-
-def monitored_value(owner: str, monitor: str, logs: Mapping[str, float]) -> float:
-    if monitor not in logs:
-        raise KeyError(
-            f"{owner}: metric {monitor!r} is not among this run's metrics {sorted(logs)}"
-        )
-    return float(logs[monitor])
-
-
-class Callback:
-    """Base class: override the hooks you need. ``epoch`` is 1-based.
-
-    ``trainer`` gives access to ``trainer.model``, ``trainer.optimizer``,
-    ``trainer.history``; call ``trainer.stop(reason)`` to end training after this epoch.
-    Callbacks that carry state across epochs return it from ``state_dict()`` (plain data
-    and ndarrays) so checkpoints can resume them exactly.
-    """
-
-    def on_train_begin(self, trainer: Trainer) -> None:
-        """Called at the start of ``fit``, before a checkpoint is resumed: reset state here."""
-
-    def on_epoch_begin(self, trainer: Trainer, epoch: int) -> None:
-        """Called before epoch ``epoch``'s first batch."""
-
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
-        """Called after validation and the scheduler step, with the epoch's metrics."""
-
-    def after_epoch(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
-        """Called after every callback's ``on_epoch_end``: the epoch's state is final."""
-
-    def on_train_end(self, trainer: Trainer) -> None:
-        """Called when training ends: epochs exhausted, stopped early, or a NaN loss."""
-
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: Mapping) -> None:
-        """Restores ``state_dict()`` output."""
-
-
-class EarlyStopping(Callback):
+class EarlyStopping(MonitorCallback):
     """Stops training when a metric stops improving; by default restores the best weights.
 
     Exact semantics (epochs are 1-based):
@@ -132,37 +53,29 @@ class EarlyStopping(Callback):
         restore_best_weights: bool = True,
         start_from_epoch: int = 0,
     ) -> None:
-        check_monitor("EarlyStopping", monitor, mode)
-        _check_count("EarlyStopping", "patience", patience)
-        _check_count("EarlyStopping", "start_from_epoch", start_from_epoch)
-        if not isinstance(min_delta, (int, float)) or not math.isfinite(min_delta) or min_delta < 0:
-            raise ValueError(
-                f"EarlyStopping: min_delta must be a finite number >= 0, got {min_delta!r}"
-            )
-        self.monitor = monitor
-        self.mode = mode
-        self.patience = patience
-        self.min_delta = float(min_delta)
+        super().__init__(monitor, mode, min_delta)
+        self.patience = check_int(patience, "EarlyStopping: patience", minimum=0)
         self.restore_best_weights = bool(restore_best_weights)
-        self.start_from_epoch = start_from_epoch
+        self.start_from_epoch = check_int(start_from_epoch, "EarlyStopping: start_from_epoch",
+                                          minimum=0)
         self._reset()
 
     def _reset(self) -> None:
         self.wait = 0
-        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best = self.criterion.worst
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
         self.best_weights = None
 
-    def on_train_begin(self, trainer: Trainer) -> None:
+    def on_train_begin(self, trainer: Run) -> None:
         self._reset()
-        if self.monitor.startswith("val_") and not trainer.has_validation:
+        if self.criterion.needs_validation and not trainer.has_validation:
             raise ValueError(f"EarlyStopping monitors {self.monitor!r} but fit() got no val_loader")
 
-    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
-        value = monitored_value("EarlyStopping", self.monitor, logs)
+    def on_epoch_end(self, trainer: Run, epoch: int, logs: Mapping[str, float]) -> None:
+        value = self.criterion.value(logs)
         if self.update(value, epoch) and self.restore_best_weights:
-            self.best_weights = trainer.model.state_dict()  # copies, not references
+            self.best_weights = trainer.weights()
         if self.stopped_epoch is not None:
             trainer.stop(
                 f"early stopping: {self.monitor} did not improve by more than {self.min_delta} "
@@ -173,7 +86,7 @@ class EarlyStopping(Callback):
         """Feeds one epoch's metric; returns True if it improved. Sets ``stopped_epoch``."""
         if epoch <= self.start_from_epoch:
             return False
-        if is_improvement(value, self.best, self.mode, self.min_delta):
+        if self.criterion.is_improvement(value, self.best):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             return True
         self.wait += 1
@@ -181,9 +94,9 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
         return False
 
-    def on_train_end(self, trainer: Trainer) -> None:
+    def on_train_end(self, trainer: Run) -> None:
         if self.restore_best_weights and self.best_weights is not None:
-            trainer.model.load_state_dict(self.best_weights)
+            trainer.load_weights(self.best_weights)
 
     def state_dict(self) -> dict:
         return {
@@ -211,7 +124,7 @@ class EarlyStopping(Callback):
         )
 
 
-class ModelCheckpoint(Callback):
+class ModelCheckpoint(MonitorCallback):
     """Saves a full, resumable checkpoint (``minigrad.checkpoint.save(path, trainer=...)``).
 
     With ``save_best_only`` it writes only at epochs where ``monitor`` improves (strictly
@@ -228,22 +141,20 @@ class ModelCheckpoint(Callback):
         mode: str = "max",
         save_best_only: bool = True,
     ) -> None:
-        check_monitor("ModelCheckpoint", monitor, mode)
+        super().__init__(monitor, mode)
         self.path = os.fspath(path)
-        self.monitor = monitor
-        self.mode = mode
         self.save_best_only = bool(save_best_only)
-        self.best = math.inf if mode == "min" else -math.inf
+        self.best = self.criterion.worst
         self.last_saved: str | None = None
 
-    def on_train_begin(self, trainer: Trainer) -> None:
-        self.best = math.inf if self.mode == "min" else -math.inf
+    def on_train_begin(self, trainer: Run) -> None:
+        self.best = self.criterion.worst
         self.last_saved = None
 
-    def after_epoch(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
+    def after_epoch(self, trainer: Run, epoch: int, logs: Mapping[str, float]) -> None:
         if self.save_best_only:
-            value = monitored_value("ModelCheckpoint", self.monitor, logs)
-            if not is_improvement(value, self.best, self.mode):
+            value = self.criterion.value(logs)
+            if not self.criterion.is_improvement(value, self.best):
                 return
             self.best = value
         self.last_saved = self.path.format(epoch=epoch, **logs)
@@ -267,7 +178,7 @@ class CSVLogger(Callback):
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = os.fspath(path)
 
-    def after_epoch(self, trainer: Trainer, epoch: int, logs: Mapping[str, float]) -> None:
+    def after_epoch(self, trainer: Run, epoch: int, logs: Mapping[str, float]) -> None:
         history = trainer.history
         columns = list(history)
         with atomic_write(self.path, "w") as file:
@@ -275,8 +186,3 @@ class CSVLogger(Callback):
             writer.writerow(["epoch", *columns])
             for index in range(history.epochs):
                 writer.writerow([index + 1, *(repr(history[c][index]) for c in columns)])
-
-
-def _check_count(owner: str, name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{owner}: {name} must be an int >= 0, got {value!r}")

@@ -7,7 +7,7 @@ import math
 import os
 from collections.abc import Iterator, Mapping
 
-from minigrad.checkpoint import atomic_write
+from minigrad.fileio import atomic_write
 
 
 class History(Mapping):

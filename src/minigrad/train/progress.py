@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from tqdm import tqdm
 
@@ -32,11 +32,13 @@ class EpochBar:
             else None
         )
 
-    def update(self, batch: int, loss: float, acc: float | None) -> None:
-        """Advances one batch; ``loss``/``acc`` are the running means so far in the epoch."""
+    def update(self, batch: int, running: Callable[[], tuple[float, float | None]]) -> None:
+        """Advances one batch; ``running()`` gives the epoch's running (loss, acc or None),
+        read only when the postfix is redrawn."""
         if self.bar is None:
             return
         if batch % self.every == 0:
+            loss, acc = running()
             text = f"loss={loss:.4f}" + ("" if acc is None else f", acc={acc:.4f}")
             self.bar.set_postfix_str(f"{text}, lr={self.lr:.3g}", refresh=False)
         self.bar.update(1)

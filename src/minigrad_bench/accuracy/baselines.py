@@ -15,10 +15,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from minigrad.data import DataLoader, transforms
+from minigrad.checks import check_choice
+from minigrad.data import DataLoader
+from minigrad_bench.images import eval_transform, image_size, image_stats, train_transform
 from minigrad_bench.models import VGG_WIDTHS
-from minigrad_bench.recipes import split
-from minigrad_bench.reference import eval_transform, image_stats
+from minigrad_bench.reference import split
 
 VARIANTS = ("seed", "improved")
 
@@ -45,7 +46,7 @@ class BaselineRecipe:
 
     @property
     def image_size(self) -> int:
-        return 28 if self.dataset == "mnist" else 32
+        return image_size(self.dataset)
 
     @property
     def in_channels(self) -> int:
@@ -60,8 +61,7 @@ def baseline_recipe(dataset: str, variant: str = "seed", *, epochs: int,
         ValueError: unknown variant, or "improved" for CIFAR-10 (whose flip is a fair
             augmentation: natural images are mirror-symmetric).
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown recipe {variant!r}; choose one of {', '.join(VARIANTS)}")
+    check_choice(variant, "recipe", VARIANTS)
     if variant == "improved" and dataset != "mnist":
         raise ValueError("the improved recipe is defined for mnist only (it drops the "
                          "horizontal flip, which suits digits but not natural images)")
@@ -73,26 +73,15 @@ def baseline_recipe(dataset: str, variant: str = "seed", *, epochs: int,
     return BaselineRecipe(**knobs)
 
 
-def train_transform(recipe: BaselineRecipe) -> transforms.Compose:
-    """uint8 batch -> [rotate] -> pad-and-crop -> [flip] -> float, normalised -> [cutout]."""
-    steps = []
-    if recipe.rotation_degrees:
-        steps.append(transforms.RandomRotation(recipe.rotation_degrees))
-    steps.append(transforms.RandomCrop(recipe.image_size, padding=recipe.crop_padding))
-    if recipe.flip:
-        steps.append(transforms.RandomHorizontalFlip())
-    steps += eval_transform(recipe.dataset).transforms
-    if recipe.cutout_length:
-        steps.append(transforms.Cutout(1, recipe.cutout_length))
-    return transforms.Compose(steps)
-
-
 def baseline_loaders(x: np.ndarray, y: np.ndarray,
                      recipe: BaselineRecipe) -> tuple[DataLoader, DataLoader]:
     """CPU train and validation loaders over the seeded split every run of the seed shares."""
     train_idx, val_idx = split(len(x), recipe.seed)
+    augment = train_transform(recipe.dataset, rotation_degrees=recipe.rotation_degrees,
+                              crop_padding=recipe.crop_padding, flip=recipe.flip,
+                              cutout_length=recipe.cutout_length)
     train = DataLoader(x[train_idx], y[train_idx], recipe.batch_size, shuffle=True,
-                       transform=train_transform(recipe), seed=recipe.seed)
+                       transform=augment, seed=recipe.seed)
     val = DataLoader(x[val_idx], y[val_idx], 512, shuffle=False,
                      transform=eval_transform(recipe.dataset))
     return train, val

@@ -9,12 +9,8 @@ model's partial History and weights, every file marked incomplete.
 from __future__ import annotations
 
 import json
-import math
-import os
-import platform
 import statistics
 import textwrap
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +20,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-import minigrad
-from minigrad import threads
-from minigrad.checkpoint import atomic_write
+from minigrad.fileio import atomic_write
 from minigrad.train import History
+from minigrad_bench.report import markdown_table, mean_std
 
 COLUMNS = ("model", "params", "best epoch", "best val acc", "test acc", "train loss",
            "val loss", "s/epoch", "total time")
@@ -51,29 +46,6 @@ def run_result(model: str, framework: str, seed: int, params: int, history: Hist
     }
 
 
-def environment(device: str) -> dict:
-    """Versions, threads and the machine: recorded with every result."""
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if device == "cuda" else None
-    return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "minigrad": minigrad.__version__,
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "blas": threads.blas_description(), "device": device, "gpu": gpu}
-
-
-def _spread(values: Sequence[float], fmt: Callable[[float], str]) -> str:
-    """``mean ± std`` (sample std) over seeds, or the single value."""
-    values = [v for v in values if v is not None and not math.isnan(v)]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return fmt(values[0])
-    return f"{fmt(statistics.fmean(values))} ± {fmt(statistics.stdev(values))}"
-
-
 def summary_rows(runs: Sequence[dict]) -> list[dict]:
     """One row per model (in first-seen order) with every column aggregated over seeds."""
     models = list(dict.fromkeys(r["model"] for r in runs))
@@ -82,7 +54,7 @@ def summary_rows(runs: Sequence[dict]) -> list[dict]:
         group = [r for r in runs if r["model"] == model]
 
         def column(key, fmt, group=group):
-            return _spread([r[key] for r in group], fmt)
+            return mean_std([r[key] for r in group], fmt)
 
         epoch_format = "{:.1f}" if len(group) > 1 else "{:.0f}"
 
@@ -107,9 +79,7 @@ def _duration(seconds: float) -> str:
 
 def format_table(rows: Sequence[dict]) -> str:
     """The Markdown table (mean ± std over seeds where there are several)."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(str(row[c]) for c in COLUMNS) + " |" for row in rows]
-    return "\n".join(lines)
+    return markdown_table(COLUMNS, ([row[c] for c in COLUMNS] for row in rows))
 
 
 def curves_figure(runs: Sequence[dict], title: str) -> Figure:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from minigrad.checks import check_choice
 from minigrad_bench.models import VGG_WIDTHS
 
 DATASETS = ("mnist", "cifar10")
@@ -78,14 +79,9 @@ PROFILES = {
 
 def get_profile(name: str) -> Profile:
     """The profile called ``name``; a ValueError listing the choices otherwise."""
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}") from None
+    return PROFILES[check_choice(name, "profile", tuple(PROFILES))]
 
 
 def check_dataset(name: str) -> str:
     """``name`` if it is a data set the benchmarks know; a ValueError listing them otherwise."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
-    return name
+    return check_choice(name, "dataset", DATASETS)

@@ -1,4 +1,4 @@
-from minigrad_bench.speed_processes import combine
+from minigrad_bench.speed.processes import combine
 
 
 def run(ratio, floor, seconds):

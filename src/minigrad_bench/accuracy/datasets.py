@@ -18,7 +18,7 @@ import numpy as np
 
 from minigrad.data import load_cifar10, load_mnist, write_cifar10_python
 from minigrad.data.files import resolve_root
-from minigrad_bench.profiles import Profile
+from minigrad_bench.accuracy.profiles import Profile
 
 PARTIAL_CIFAR = Path("cifar10-partial") / "cifar10_partial.npz"
 

@@ -15,8 +15,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from minigrad_bench.baselines import BaselineRecipe
-from minigrad_bench.reference import image_stats
+from minigrad_bench.accuracy.baselines import BaselineRecipe
+from minigrad_bench.images import image_stats
 
 
 def crop(x: torch.Tensor, top: torch.Tensor, left: torch.Tensor, padding: int) -> torch.Tensor:
@@ -106,7 +106,7 @@ class TensorBatches:
         return torch.randint(0, high, (n,), generator=self.generator, device=self.x.device)
 
     def _augment(self, xb: torch.Tensor) -> torch.Tensor:
-        """The recipe's augmentation, in the order of ``baselines.train_transform``."""
+        """The recipe's augmentation, in the order of ``images.train_transform``."""
         recipe, (n, _, h, w) = self.recipe, xb.shape
         if recipe.rotation_degrees:
             u = torch.rand(n, generator=self.generator, device=xb.device)

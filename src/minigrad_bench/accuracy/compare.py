@@ -1,7 +1,7 @@
 """``compare`` and ``torch``: train the models side by side and report them in one table.
 
 For each seed, ``compare`` trains (1) the minigrad reference net with the reference recipe
-(``recipes.build_trainer``), (2) its torch twin with the identical recipe, initial weights,
+(``reference.build_trainer``), (2) its torch twin with the identical recipe, initial weights,
 split, batches and dropout masks (see ``torch_train``), and (3) the torch VGG baseline with the
 reference's torch recipe, all on the same seeded 4:1 split; every model's test accuracy is
 measured once, on its best epoch's weights. ``torch`` trains the VGG baseline alone.
@@ -16,11 +16,20 @@ from pathlib import Path
 import numpy as np
 
 from minigrad import checkpoint
-from minigrad_bench import datasets, results
-from minigrad_bench.baselines import baseline_recipe, describe
-from minigrad_bench.profiles import Profile
-from minigrad_bench.recipes import Recipe, build_trainer, split
-from minigrad_bench.reference import official_test_loader, reference_loaders, reference_model
+from minigrad.checks import check_choice
+from minigrad.fileio import atomic_write
+from minigrad_bench.accuracy import datasets, results
+from minigrad_bench.accuracy.baselines import baseline_recipe, describe
+from minigrad_bench.accuracy.profiles import Profile
+from minigrad_bench.reference import (
+    Recipe,
+    build_trainer,
+    official_test_loader,
+    reference_loaders,
+    reference_model,
+    split,
+)
+from minigrad_bench.report import environment
 
 
 class DeviceUnavailable(Exception):
@@ -31,8 +40,7 @@ def resolve_device(name: str) -> str:
     """"cpu" or "cuda" for ``name`` in auto/cpu/cuda; raises if CUDA is asked for and absent."""
     import torch
 
-    if name not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"unknown device {name!r}; choose one of auto, cpu, cuda")
+    check_choice(name, "device", ("auto", "cpu", "cuda"))
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
@@ -77,7 +85,7 @@ def _header(command: str, dataset: str, profile: Profile, device: str,
         "command": command, "dataset": dataset, "profile": profile.to_dict(), "device": device,
         "seeds": list(seeds), "data": {"source": data.description, **data.sizes(),
                                        "train": n_train, "validation": n - n_train},
-        "environment": results.environment(device), "complete": False,
+        "environment": environment(device), "complete": False,
         "title": f"{command} {dataset}, {profile.name} profile on {device}: {profile.summary}. "
                  f"Data: {data.description}.",
     }
@@ -103,7 +111,7 @@ def _reference_recipe(profile: Profile, seed: int) -> Recipe:
 
 
 def run_minigrad(session: Session, dataset: str, recipe: Recipe, images) -> dict:
-    """The numpy reference net through ``recipes.build_trainer``; returns its initial weights."""
+    """The numpy reference net through ``reference.build_trainer``; returns its initial weights."""
     x, y, x_test, y_test = images
     model = reference_model(dataset, recipe)
     initial = model.state_dict()
@@ -123,40 +131,39 @@ def run_minigrad(session: Session, dataset: str, recipe: Recipe, images) -> dict
     return initial
 
 
-def _torch_result(session: Session, name: str, run, seed: int, started: float, recipe: dict,
-                  device: str) -> None:
-    params = sum(p.numel() for p in run.model.parameters())
-    session.runs.append(results.run_result(name, "torch", seed, params, run.history, run.test,
+def _torch_result(session: Session, name: str, trainer, test: dict, seed: int, started: float,
+                  recipe: dict, device: str) -> None:
+    params = sum(p.numel() for p in trainer.model.parameters())
+    session.runs.append(results.run_result(name, "torch", seed, params, trainer.history, test,
                                            time.perf_counter() - started, recipe, device))
 
 
-def _watch(session: Session, name: str, run) -> None:
+def _watch(session: Session, name: str, trainer) -> None:
     def save(path: Path) -> None:
-        with checkpoint.atomic_write(path, "wb") as file:
-            np.savez(file, **run.state_arrays())
+        with atomic_write(path, "wb") as file:
+            np.savez(file, **trainer.state_arrays())
 
-    session.active = results.ActiveRun(name, lambda: run.history, save)
+    session.active = results.ActiveRun(name, lambda: trainer.history, save)
 
 
 def run_twin(session: Session, dataset: str, recipe: Recipe, images, initial: dict,
              device: str) -> None:
-    from minigrad_bench import torch_train
+    from minigrad_bench.accuracy import torch_train
 
     name = "torch twin of the reference net"
     session.say(f"\n-- {name} (same initial weights, batches and dropout masks), "
                 f"seed {recipe.seed}")
     started = time.perf_counter()
-    run, generator = torch_train.reference_twin(dataset, recipe, initial)
-    _watch(session, name, run)
     runtime = torch_train.Runtime.for_model(device, fast=False)  # a twin: fp32, default layout
-    torch_train.train_reference_twin(run, generator, dataset, recipe, images, runtime,
-                                     session.verbose)
-    _torch_result(session, name, run, recipe.seed, started, recipe.to_dict(), device)
+    trainer = torch_train.reference_twin(dataset, recipe, initial, runtime)
+    _watch(session, name, trainer)
+    test = torch_train.train_reference_twin(trainer, dataset, recipe, images, session.verbose)
+    _torch_result(session, name, trainer, test, recipe.seed, started, recipe.to_dict(), device)
 
 
 def run_vgg(session: Session, dataset: str, profile: Profile, variant: str, seed: int,
             images, device: str) -> None:
-    from minigrad_bench import torch_train
+    from minigrad_bench.accuracy import torch_train
 
     recipe = baseline_recipe(dataset, variant, epochs=profile.vgg_epochs[dataset],
                              widths=profile.vgg_widths, seed=seed)
@@ -164,10 +171,10 @@ def run_vgg(session: Session, dataset: str, profile: Profile, variant: str, seed
     session.say(f"\n-- {name}, seed {seed}: {describe(recipe)}")
     started = time.perf_counter()
     runtime = torch_train.Runtime.for_model(device, fast=True)
-    run = torch_train.vgg_run(recipe, runtime)
-    _watch(session, name, run)
-    torch_train.train_vgg(run, recipe, images, runtime, session.verbose)
-    _torch_result(session, name, run, seed, started, recipe.to_dict(), device)
+    trainer = torch_train.vgg_trainer(recipe, runtime)
+    _watch(session, name, trainer)
+    test = torch_train.train_vgg(trainer, recipe, images, session.verbose)
+    _torch_result(session, name, trainer, test, seed, started, recipe.to_dict(), device)
 
 
 def _guarded(session: Session, work) -> dict:

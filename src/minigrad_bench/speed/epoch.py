@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from minigrad_bench.recipes import Recipe, build_trainer, loaders, train_transform
+from minigrad_bench.reference import Recipe, build_trainer, reference_loaders
 
 
 def _images(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -28,10 +28,10 @@ def reference_epoch(n_train: int = 48_000, n_val: int = 12_000, epochs: int = 2)
     """
     x, y = _images(n_train + n_val)
     recipe = Recipe(epochs=epochs)
-    train, val = loaders(x, y, recipe)
+    train, val = reference_loaders("mnist", x, y, recipe)
     trainer = build_trainer(recipe)
     history = trainer.fit(train, val, epochs=epochs, verbose=False, progress=False)
-    augment = train_transform(recipe)
+    augment = train.transform
     batch = x[:recipe.batch_size]
     g = np.random.default_rng(0)
     start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Training and inference speed of minigrad against torch, measured side by side.
+"""The speed targets: training and inference of minigrad against torch, measured side by side.
 
 Every row is a ratio measured in one process: minigrad and torch run the same work with the
 same thread count, alternating in several rounds, and the medians are compared. Nothing
@@ -7,9 +7,6 @@ here is a unit test: the machine is shared, so only the ratio of two medians mea
 
 from __future__ import annotations
 
-import json
-import os
-import statistics
 import subprocess
 import sys
 import time
@@ -18,33 +15,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-import minigrad
 from minigrad import nn, optim, threads
 from minigrad_bench.models import seed_net, torch_seed_net, torch_vgg, vgg
+from minigrad_bench.speed.timing import alternate, median_seconds
 
 
-def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def alternate(*fns: Callable, rounds: int, repeats: int) -> tuple[float, ...]:
-    """Median seconds per call of each of ``fns``, over ``rounds`` rounds that take turns
-    (after a warm-up), so that every function sees the same phases of the machine."""
-    for fn in fns:
-        fn()
-    times = [[] for _ in fns]
-    for _ in range(rounds):
-        for fn, samples in zip(fns, times):
-            samples.append(_median_seconds(fn, repeats))
-    return tuple(statistics.median(samples) for samples in times)
-
-
-def _torch():
+def torch_with_our_threads():
+    """torch, set to compute with minigrad's thread count (the comparison is per thread)."""
     import torch
 
     torch.set_num_threads(threads.get_num_threads())
@@ -52,7 +29,7 @@ def _torch():
 
 
 def _seed_net_pair(batch: int, seed: int = 0):
-    torch = _torch()
+    torch = torch_with_our_threads()
     g = np.random.default_rng(seed)
     x = g.standard_normal((batch, 1, 28, 28)).astype(np.float32)
     y = g.integers(0, 10, batch)
@@ -65,7 +42,7 @@ def _seed_net_pair(batch: int, seed: int = 0):
 
 def training_steps(ours, theirs, x: np.ndarray, y: np.ndarray, optimizer: str):
     """One training step of each framework (same loss, optimizer and data) as closures."""
-    torch = _torch()
+    torch = torch_with_our_threads()
     if optimizer == "sgd":
         opt = optim.SGD(ours.parameters(), lr=0.01)
         t_opt = torch.optim.SGD(theirs.parameters(), lr=0.01)
@@ -137,7 +114,7 @@ def _three_gemms(batch: int) -> Callable[[], None]:
 def vgg_conv(batch: int = 128, channels: int = 128, size: int = 28, rounds: int = 3,
              repeats: int = 3, algorithm: str = "auto") -> dict:
     """Target 3: Conv2d(128, 128, 3, padding=1), forward + backward (input and weights)."""
-    torch = _torch()
+    torch = torch_with_our_threads()
     g = np.random.default_rng(0)
     x = g.standard_normal((batch, channels, size, size)).astype(np.float32)
     conv = nn.Conv2d(channels, channels, 3, padding=1, generator=g, algorithm=algorithm)
@@ -180,7 +157,7 @@ def _peak_scratch_bytes(fn: Callable[[], np.ndarray]) -> int:
 def vgg_training(batch: int = 32, in_channels: int = 1, size: int = 28, rounds: int = 3,
                  repeats: int = 2) -> dict:
     """The VGG baseline's training step (AdamW), minigrad against torch."""
-    torch = _torch()
+    torch = torch_with_our_threads()
     g = np.random.default_rng(0)
     x = g.standard_normal((batch, in_channels, size, size)).astype(np.float32)
     y = g.integers(0, 10, batch)
@@ -202,8 +179,8 @@ def per_layer(batch: int = 512, repeats: int = 10) -> list[dict]:
         y = layer(x)
         dy = np.ones_like(y)
         rows.append({"layer": f"{index}: {layer!r}",
-                     "forward_ms": 1e3 * _median_seconds(lambda: layer(x), repeats),  # noqa: B023
-                     "backward_ms": 1e3 * _median_seconds(lambda: layer.backward(dy), repeats)})  # noqa: B023
+                     "forward_ms": 1e3 * median_seconds(lambda: layer(x), repeats),  # noqa: B023
+                     "backward_ms": 1e3 * median_seconds(lambda: layer.backward(dy), repeats)})  # noqa: B023
         x = y
     return rows
 
@@ -234,95 +211,3 @@ def _row(name: str, batch: int, t_ours: float, t_theirs: float, **extra) -> dict
             "torch_ms": 1e3 * t_theirs, "minigrad_images_per_s": batch / t_ours,
             "torch_images_per_s": batch / t_theirs, "speedup_vs_torch": t_theirs / t_ours,
             **extra}
-
-
-def environment() -> dict:
-    torch = _torch()
-    return {"date": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(),
-            "threads": threads.get_num_threads(), "blas": threads.blas_description(),
-            "numpy": np.__version__, "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "minigrad": minigrad.__version__}
-
-
-def run(quick: bool = False, epoch: bool = True) -> dict:
-    """Every measurement; ``quick`` shrinks the rounds (for tests: numbers then mean little)."""
-    scale = dict(rounds=1, repeats=1) if quick else {}
-    results = {"environment": environment(), "rows": [
-        seed_net_training(**scale), seed_net_inference(**scale),
-        vgg_conv(batch=8 if quick else 128, **scale),
-        vgg_conv(batch=8 if quick else 128, algorithm="im2col", **scale),
-        vgg_training(batch=4 if quick else 32, size=16 if quick else 28, **scale),
-    ], "per_layer": per_layer(repeats=1 if quick else 10)}
-    if epoch:
-        from minigrad_bench.epoch import reference_epoch
-
-        results["epoch"] = reference_epoch(n_train=2048 if quick else 48_000,
-                                           n_val=512 if quick else 12_000)
-    results["cold_start"] = cold_start()
-    return results
-
-
-def format_table(results: dict) -> str:
-    lines = ["| benchmark | batch | minigrad ms | torch ms | minigrad img/s | torch img/s | "
-             "minigrad / torch speed |", "|---|---|---|---|---|---|---|"]
-    for r in results["rows"]:
-        lines.append(f"| {r['name']} | {r['batch']} | {r['minigrad_ms']:.1f} | "
-                     f"{r['torch_ms']:.1f} | {r['minigrad_images_per_s']:,.0f} | "
-                     f"{r['torch_images_per_s']:,.0f} | {r['speedup_vs_torch']:.2f}x"
-                     f"{_spread(r, 'speedup_vs_torch', '{:.2f}x')} |")
-    train = results["rows"][0]
-    convs = [r for r in results["rows"] if "scratch_mib" in r]
-    scratch = ", ".join(f"{r['scratch_mib']:.1f} MiB ({r['name'].split('(')[-1][:-1]})"
-                        for r in convs)
-    lines += ["", "GEMM floor of the seed-net step: "
-              f"{train['gemm_floor_images_per_s']:,.0f} img/s"
-              f"{_spread(train, 'gemm_floor_images_per_s', '{:,.0f}')}; minigrad reaches "
-              f"{100 * train['fraction_of_floor']:.0f}% of it"
-              f"{_spread(train, 'fraction_of_floor', '{:.0%}')}.",
-              f"VGG conv scratch memory: {scratch} (limit "
-              f"{convs[0]['scratch_limit_mib']:.0f} MiB; a whole-batch im2col needs "
-              f"{convs[0]['whole_batch_im2col_mib']:.0f} MiB)."]
-    if "epoch" in results:
-        e = results["epoch"]
-        lines.append(f"Reference-recipe epoch through the Trainer ({e['n_train']:,} train with "
-                     f"rotation+crop, {e['n_val']:,} val): {e['seconds']:.2f} s "
-                     f"(augmentation {e['augment_seconds']:.2f} s of it).")
-    cold = results["cold_start"]
-    lines.append(f"Cold start (numba cache present) to first training step: "
-                 f"{cold['process_seconds']:.2f} s for the whole process.")
-    lines += ["", "| seed-net layer | forward ms | backward ms |", "|---|---|---|"]
-    lines += [f"| {r['layer']} | {r['forward_ms']:.2f} | {r['backward_ms']:.2f} |"
-              for r in results["per_layer"]]
-    env = results["environment"]
-    processes = env.get("processes", 1)
-    lines += ["", f"{env['date']}, {env['cpu_count']} cores, {env['blas']}, "
-              f"torch {env['torch']} with {env['torch_threads']} threads, numpy {env['numpy']}."
-              + (f" Medians of {processes} processes (ranges in brackets)." if processes > 1
-                 else "")]
-    return "\n".join(lines)
-
-
-def _spread(row: dict, key: str, template: str) -> str:
-    """" (low-high)" when the row combines several processes, else nothing."""
-    if f"{key}_range" not in row:
-        return ""
-    low, high = row[f"{key}_range"]
-    return f" ({template.format(low)}-{template.format(high)})"
-
-
-def main(quick: bool = False, json_path: str | None = None, processes: int = 1) -> int:
-    """Prints the table; with ``processes`` > 1, each measurement runs in that many fresh
-    processes and the table shows medians and ranges (``speed_processes``)."""
-    if processes > 1:
-        from minigrad_bench.speed_processes import measure
-
-        results = measure(processes, quick=quick)
-    else:
-        results = run(quick=quick)
-    print(format_table(results))
-    if json_path:
-        from minigrad.checkpoint import atomic_write
-
-        with atomic_write(json_path, "w") as f:
-            json.dump(results, f, indent=2)
-    return 0

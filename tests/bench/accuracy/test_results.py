@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from minigrad.train import History
-from minigrad_bench import results
+from minigrad_bench.accuracy import results
 
 
 def _run(seed: int, val_acc: list[float], test_acc: float) -> dict:

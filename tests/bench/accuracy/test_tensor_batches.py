@@ -9,9 +9,9 @@ from minigrad.data import functional as F
 
 torch = pytest.importorskip("torch")
 
-from minigrad_bench import tensor_batches as tb  # noqa: E402
-from minigrad_bench.baselines import baseline_recipe  # noqa: E402
-from minigrad_bench.torch_train import Runtime, train_vgg, vgg_run  # noqa: E402
+from minigrad_bench.accuracy import tensor_batches as tb  # noqa: E402
+from minigrad_bench.accuracy.baselines import baseline_recipe  # noqa: E402
+from minigrad_bench.accuracy.torch_train import Runtime, train_vgg, vgg_trainer  # noqa: E402
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_vgg_trains_through_the_tensor_pipeline_on_cpu():
               g.integers(0, 256, (8, 1, 28, 28), np.uint8), g.integers(0, 10, 8))
     recipe = baseline_recipe("mnist", "improved", epochs=2, widths=(4, 4, 8, 8))
     runtime = Runtime.for_model("cpu", fast=True)
-    run = train_vgg(vgg_run(recipe, runtime), recipe, images, runtime, verbose=False,
-                    tensor_pipeline=True)
+    run = vgg_trainer(recipe, runtime)
+    test = train_vgg(run, recipe, images, verbose=False, tensor_pipeline=True)
     assert run.history.epochs == 2 and run.history.best_epoch in (1, 2)
-    assert set(run.test) == {"loss", "acc"}
+    assert set(test) == {"loss", "acc"}
