@@ -80,7 +80,7 @@ def input_gradient(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
 # vector of C partial sums, one SIMD add per row, instead of one channel at a time.
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=REASSOCIATE)
 def mean_and_variance_rows(x, mean, var):
     """Per-channel mean and biased variance of ``x`` (M, C), two passes as
     ``mean_and_variance``."""
@@ -102,7 +102,7 @@ def mean_and_variance_rows(x, mean, var):
         var[c] = squares[c] / rows
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=REASSOCIATE)
 def normalize_rows(x, mean, inv_std, weight, bias, x_hat, y):
     """``normalize`` for (M, C) rows."""
     rows, channels = x.shape
@@ -114,7 +114,7 @@ def normalize_rows(x, mean, inv_std, weight, bias, x_hat, y):
             y_row[c] = h * weight[c] + bias[c]
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=REASSOCIATE)
 def gradient_sums_rows(dy, x_hat, sum_dy, sum_dy_x_hat):
     """``gradient_sums`` for (M, C) rows."""
     rows, channels = dy.shape
@@ -129,7 +129,7 @@ def gradient_sums_rows(dy, x_hat, sum_dy, sum_dy_x_hat):
     sum_dy_x_hat[:] = total_x_hat
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=REASSOCIATE)
 def input_gradient_rows(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
     """``input_gradient`` for (M, C) rows."""
     rows, channels = dy.shape
