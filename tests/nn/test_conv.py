@@ -60,8 +60,9 @@ def test_conv2d_chunked_im2col_matches_torch(monkeypatch):
     pytest.importorskip("torch")
     case = (3, 4, 3, 1, 1, True, (7, 3, 6, 6))
     conv = make(case, "im2col")
-    # (2 * 27 rows + 4 output channels) * 36 columns * 8 bytes per sample: 2 samples a chunk
-    conv.scratch_bytes = 2 * (2 * 27 + 4) * 36 * 8
+    # 27 column entries and their gradient * 36 output positions * 8 bytes per sample:
+    # 2 samples a chunk
+    conv.scratch_bytes = 2 * (2 * 27) * 36 * 8
     assert conv._im2col_chunk_size(random_input(case[-1]), 6, 6) == 2
     assert_torch_parity(conv, torch_twin(case), random_input(case[-1]))
 
@@ -124,7 +125,7 @@ def test_conv2d_backward_recomputes_when_scratch_shrank_after_forward(algorithm)
 def test_conv2d_chunks_whole_batch_if_it_fits_else_cache_sized_but_not_skinny():
     conv = nn.Conv2d(8, 8, 3, padding=1)
     x = np.zeros((16, 8, 10, 10), np.float32)
-    per_sample = (2 * 72 + 8) * 100 * 4
+    per_sample = 2 * 72 * 100 * 4
     conv.scratch_bytes = 16 * per_sample
     assert conv._im2col_chunk_size(x, 10, 10) == 16  # fits: one chunk, columns kept for backward
     conv.scratch_bytes, conv.chunk_bytes = 15 * per_sample, 3 * per_sample
@@ -204,3 +205,20 @@ def test_conv2d_rejects_bad_channel_counts_and_bias():
         nn.Conv2d(1, 2.0, 3)
     with pytest.raises(TypeError, match="Conv2d bias must be True or False, got 'False'"):
         nn.Conv2d(1, 2, 3, bias="False")
+
+
+# A ResNet's downsampling: a 3x3 stride-2 convolution and the 1x1 stride-2 shortcut, both
+# without bias, and a 1x1 stride-1 (a GEMM on the input itself), on odd sides
+RESNET_CASES = [
+    (4, 6, 3, 2, 1, False, (3, 4, 9, 7)),
+    (4, 6, 1, 2, 0, False, (3, 4, 9, 7)),
+    (5, 3, 1, 1, 0, True, (2, 5, 4, 3)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", RESNET_CASES, ids=["3x3-s2", "1x1-s2", "1x1-s1"])
+def test_conv2d_resnet_downsampling_and_pointwise_convolutions_match_torch(case, dtype):
+    pytest.importorskip("torch")
+    assert_torch_parity(make(case, "im2col"), torch_twin(case), random_input(case[-1]), dtype)
+    assert gradcheck(make(case, "im2col").double(), random_input(case[-1]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.kernels import conv_direct
-from minigrad.kernels import im2col as kernels
+from minigrad.nn import conv_gemm as gemm
 from minigrad.nn import conv_winograd as winograd
 from minigrad.nn import init, layout
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
@@ -158,10 +158,8 @@ class Conv2d(Module):
         return min(limit, max(1, cache_sized, wide_enough))
 
     def _im2col_chunk_size(self, x, oh, ow) -> int:
-        # Backward holds, per sample, the columns, their gradient and the output gradient
-        # re-laid as (C_out, L): the largest scratch of either pass.
-        rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
-        per_sample = (2 * rows + self.out_channels) * oh * ow * x.itemsize
+        per_sample = gemm.bytes_per_sample(self.in_channels, self.kernel_size, (oh, ow),
+                                           x.itemsize)
         return self._chunk_size(x.shape[0], per_sample, oh * ow, self.MIN_GEMM_COLUMNS)
 
     def _winograd_chunk_size(self, shape, itemsize) -> int:
@@ -180,40 +178,16 @@ class Conv2d(Module):
             low, high = (middle, high) if fits else (low, middle - 1)
         return low
 
-    def _scratch(self, chunk, oh, ow, dtype, rows=None):
-        """One (rows, chunk * L) buffer, reused by every chunk of a pass: fresh pages for
-        each chunk would cost a page fault per 4 KiB written."""
-        rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1] if rows is None \
-            else rows
-        return np.empty((rows, chunk * oh * ow), dtype=dtype)
-
-    def _columns(self, x_chunk, oh, ow, buffer):
-        cols = buffer[:, :x_chunk.shape[0] * oh * ow]
-        kernels.im2col(x_chunk, *self.kernel_size, *self.stride, *self.padding, oh, ow, cols)
-        return cols
-
     def _forward_im2col(self, x, oh, ow):
-        n, area = x.shape[0], oh * ow
+        x_last = layout.to_channels_last(x)
         chunk = self._im2col_chunk_size(x, oh, ow)
-        weight = self.weight.data.reshape(self.out_channels, -1)
-        y = np.empty((n, self.out_channels, area), dtype=x.dtype)
-        cols_buffer = self._scratch(chunk, oh, ow, x.dtype)
-        y_buffer = self._scratch(chunk, oh, ow, x.dtype, rows=self.out_channels)
-        for start in range(0, n, chunk):
-            x_chunk = x[start:start + chunk]
-            count = x_chunk.shape[0]
-            cols = self._columns(x_chunk, oh, ow, cols_buffer)
-            # (O, K) @ (K, n_c * L) -> (O, n_c, L) -> (n_c, O, L)
-            y_chunk = np.matmul(weight, cols, out=y_buffer[:, :count * area])
-            y[start:start + count] = y_chunk.reshape(self.out_channels, count, area).transpose(
-                1, 0, 2)
-        if self.bias is not None:
-            y += self.bias.data[:, None]
-        # In training, a single chunk's columns are kept for backward; several are
-        # recomputed there, which is what keeps scratch memory bounded. Inference keeps none.
-        keep = n <= chunk and self.training
-        self.save_for_backward("im2col", x.shape, x, cols_buffer if keep else None)
-        return y.reshape(n, self.out_channels, oh, ow)
+        y = gemm.forward(x_last, self.weight.data, None if self.bias is None else
+                         self.bias.data, self._geometry(), chunk, (oh, ow))
+        self.save_for_backward("im2col", x.shape, x_last, None)
+        return layout.from_channels_last(y)
+
+    def _geometry(self):
+        return self.kernel_size, self.stride, self.padding
 
     def _forward_winograd(self, x, oh, ow):
         chunk = self._winograd_chunk_size(x.shape, x.itemsize)
@@ -225,7 +199,7 @@ class Conv2d(Module):
 
     # -- backward ---------------------------------------------------------------
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        saved = (algorithm, shape, x, cols) = self.pop_saved()
+        saved = (algorithm, shape, x, _) = self.pop_saved()
         oh, ow = self.output_size(shape[2], shape[3])
         check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow), saved)
         if algorithm == "winograd":  # sums the bias gradient itself
@@ -234,6 +208,15 @@ class Conv2d(Module):
                                    self.padding, chunk, self.weight.grad,
                                    None if self.bias is None else self.bias.grad)
             return layout.from_channels_last(dx)
+        if algorithm == "im2col":
+            chunk = self._im2col_chunk_size(x, oh, ow)
+            dy_last = layout.to_channels_last(dy)
+            if self.bias is not None:
+                self.bias.grad += dy_last.reshape(-1, self.out_channels).sum(
+                    axis=0, dtype=np.float64).astype(dy.dtype)
+            return layout.from_channels_last(gemm.backward(x, dy_last, self.weight.data,
+                                                           self._geometry(), chunk,
+                                                           self.weight.grad))
         dy = np.ascontiguousarray(dy)
         if algorithm == "direct" and self.stride == (1, 1):
             return self._backward_direct_wide(dy, shape, x)  # sums the bias gradient itself
@@ -241,9 +224,7 @@ class Conv2d(Module):
             self.bias.grad += dy.sum(axis=(0, 2, 3))
         if algorithm == "empty":
             return np.zeros(shape, dtype=dy.dtype)
-        if algorithm == "direct":
-            return self._backward_direct(dy, shape, x)
-        return self._backward_im2col(dy, x, cols, oh, ow)
+        return self._backward_direct(dy, shape, x)
 
     def _backward_direct_wide(self, dy, shape, xp):
         dxp = np.empty_like(xp)  # the kernel writes every element
@@ -265,32 +246,6 @@ class Conv2d(Module):
         if not (ph or pw):
             return dxp
         return np.ascontiguousarray(dxp[:, :, ph:ph + shape[2], pw:pw + shape[3]])
-
-    def _backward_im2col(self, dy, x, cached_cols, oh, ow):
-        n, area = x.shape[0], oh * ow
-        chunk = self._im2col_chunk_size(x, oh, ow)
-        weight = self.weight.data.reshape(self.out_channels, -1)
-        dweight = self.weight.grad.reshape(self.out_channels, -1)
-        dx = np.zeros_like(x)
-        dy = dy.reshape(n, self.out_channels, area)
-        cols_buffer = None if cached_cols is not None else self._scratch(chunk, oh, ow, x.dtype)
-        dcols_buffer = self._scratch(chunk, oh, ow, x.dtype)
-        dy_buffer = self._scratch(chunk, oh, ow, x.dtype, rows=self.out_channels)
-        for start in range(0, n, chunk):
-            x_chunk = x[start:start + chunk]
-            count = x_chunk.shape[0]
-            # cached: the whole batch's columns (several chunks only if scratch_bytes shrank)
-            cols = self._columns(x_chunk, oh, ow, cols_buffer) if cached_cols is None else \
-                cached_cols[:, start * area:(start + count) * area]
-            # (n_c, O, L) -> (O, n_c * L), the layout of the column matrix
-            dy_chunk = dy_buffer[:, :count * area]
-            dy_chunk.reshape(self.out_channels, count, area)[...] = \
-                dy[start:start + count].transpose(1, 0, 2)
-            dweight += dy_chunk @ cols.T
-            dcols = np.matmul(weight.T, dy_chunk, out=dcols_buffer[:, :count * area])
-            kernels.col2im(dcols, *self.kernel_size, *self.stride, *self.padding, oh, ow,
-                           dx[start:start + count])
-        return dx
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

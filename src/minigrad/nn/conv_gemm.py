@@ -1,0 +1,95 @@
+"""Conv2d's GEMM algorithm on channels-last data: any kernel, stride and padding.
+
+Per chunk of samples, the input windows are unfolded into a column matrix (one row per
+output position, ``kernels.im2col_channels_last``), and one GEMM with the weights laid
+(kh*kw*C_in, C_out) gives the output rows, already channels-last. Backward: the weight
+gradient is ``dy^T @ cols`` and the input gradient the columns' gradient ``dy @ W^T``
+folded back (col2im). A 1x1 convolution at stride 1 without padding needs no columns at
+all: the input itself, viewed as (N*H*W, C_in), is the column matrix. The columns come
+from the thread's workspace (``minigrad.nn.workspace``) and are recomputed in backward.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.kernels import im2col_channels_last as kernels
+from minigrad.nn import workspace
+
+
+def is_pointwise(kernel_size: tuple, stride: tuple, padding: tuple) -> bool:
+    """1x1, stride 1, no padding: the input is its own column matrix."""
+    return kernel_size == (1, 1) and stride == (1, 1) and padding == (0, 0)
+
+
+def bytes_per_sample(in_channels: int, kernel_size: tuple, out_size, itemsize: int) -> int:
+    """Scratch one sample takes in backward, the larger pass: its columns and their
+    gradient."""
+    return 2 * in_channels * kernel_size[0] * kernel_size[1] * int(np.prod(out_size)) * itemsize
+
+
+def _weight_rows(weight: np.ndarray) -> np.ndarray:
+    """(O, C, kh, kw) -> (O, kh*kw*C), the column order of a row of ``cols``."""
+    return np.ascontiguousarray(weight.transpose(0, 2, 3, 1)).reshape(weight.shape[0], -1)
+
+
+def _columns(x, geometry, out_size, buffer):
+    """The column matrix of the samples ``x`` (n_c, H, W, C) in ``buffer``."""
+    kernel_size, stride, padding = geometry
+    if is_pointwise(*geometry):
+        return x.reshape(-1, x.shape[3])
+    cols = buffer[:x.shape[0] * out_size[0] * out_size[1]]
+    kernels.im2col(x, *kernel_size, *stride, *padding, *out_size, cols)
+    return cols
+
+
+def _buffers(x, geometry, out_size, chunk, count):
+    """``count`` (chunk*L, kh*kw*C) arrays from the workspace (none for a 1x1)."""
+    if is_pointwise(*geometry):
+        return [None] * count
+    rows = min(chunk, x.shape[0]) * out_size[0] * out_size[1]
+    width = x.shape[3] * geometry[0][0] * geometry[0][1]
+    nbytes = rows * width * x.itemsize
+    carver = workspace.carver(count * workspace.padded(nbytes))
+    return [carver.take(nbytes).view(x.dtype).reshape(rows, width) for _ in range(count)]
+
+
+def forward(x, weight, bias, geometry, chunk, out_size):
+    """y (N, OH, OW, O) of ``x`` (N, H, W, C), channels-last; ``geometry`` is
+    (kernel_size, stride, padding); ``bias`` (O,) or None."""
+    n, area = x.shape[0], out_size[0] * out_size[1]
+    weight_rows = _weight_rows(weight)
+    y = np.empty((n * area, weight.shape[0]), dtype=x.dtype)
+    (buffer,) = _buffers(x, geometry, out_size, chunk, 1)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        cols = _columns(x[start:stop], geometry, out_size, buffer)
+        np.matmul(cols, weight_rows.T, out=y[start * area:stop * area])  # (n_c*L, O)
+    if bias is not None:
+        y += bias
+    return y.reshape((n,) + tuple(out_size) + (weight.shape[0],))
+
+
+def backward(x, dy, weight, geometry, chunk, dweight):
+    """Adds the weight gradient into ``dweight`` (O, C, kh, kw); returns the input gradient
+    (N, H, W, C). ``x`` (N, H, W, C) and ``dy`` (N, OH, OW, O) are channels-last."""
+    n, out_size = x.shape[0], dy.shape[1:3]
+    area = out_size[0] * out_size[1]
+    weight_rows = _weight_rows(weight)
+    dy_rows = dy.reshape(n * area, -1)
+    dweight_rows = np.zeros_like(weight_rows)
+    dx = np.empty_like(x)
+    cols_buffer, dcols_buffer = _buffers(x, geometry, out_size, chunk, 2)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        cols = _columns(x[start:stop], geometry, out_size, cols_buffer)
+        dy_chunk = dy_rows[start * area:stop * area]
+        dweight_rows += dy_chunk.T @ cols  # (O, n_c*L) @ (n_c*L, K)
+        if is_pointwise(*geometry):
+            np.matmul(dy_chunk, weight_rows, out=dx[start:stop].reshape(-1, x.shape[3]))
+            continue
+        dcols = np.matmul(dy_chunk, weight_rows, out=dcols_buffer[:cols.shape[0]])
+        kernels.col2im(dcols, *geometry[0], *geometry[1], *geometry[2], *out_size,
+                       dx[start:stop])
+    dweight += dweight_rows.reshape(weight.shape[0], *geometry[0], -1).transpose(0, 3, 1, 2)
+    return dx
