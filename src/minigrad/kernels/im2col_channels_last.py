@@ -35,20 +35,25 @@ def im2col(x, kh, kw, sh, sw, ph, pw, oh, ow, cols):
 @njit(cache=True)
 def col2im(cols, kh, kw, sh, sw, ph, pw, oh, ow, dx):
     """Writes ``dx`` (N, H, W, C) = the columns added back into the image: the adjoint of
-    ``im2col``."""
+    ``im2col``, as a gather (each input position sums the taps that read it), which writes
+    every element of ``dx`` once instead of adding into it kh*kw times."""
     n_samples, height, width, channels = dx.shape
-    dx[...] = 0
     for n in range(n_samples):
-        for oy in range(oh):
-            for ox in range(ow):
-                row = cols[(n * oh + oy) * ow + ox]
+        for iy in range(height):
+            for ix in range(width):
+                dst = dx[n, iy, ix]
+                for c in range(channels):
+                    dst[c] = 0
                 for i in range(kh):
-                    iy = oy * sh - ph + i
-                    if iy < 0 or iy >= height:
+                    top = iy + ph - i  # = oy * sh for the output row that reads (iy, ix)
+                    oy = top // sh
+                    if top < 0 or oy * sh != top or oy >= oh:
                         continue
                     for j in range(kw):
-                        ix = ox * sw - pw + j
-                        if 0 <= ix < width:
-                            dst, start = dx[n, iy, ix], (i * kw + j) * channels
-                            for c in range(channels):
-                                dst[c] += row[start + c]
+                        left = ix + pw - j
+                        ox = left // sw
+                        if left < 0 or ox * sw != left or ox >= ow:
+                            continue
+                        row, start = cols[(n * oh + oy) * ow + ox], (i * kw + j) * channels
+                        for c in range(channels):
+                            dst[c] += row[start + c]
