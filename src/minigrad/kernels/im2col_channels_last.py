@@ -10,7 +10,7 @@ whole runs of channels (SIMD) whatever the image size.
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def im2col(x, kh, kw, sh, sw, ph, pw, oh, ow, cols):
     """Fills ``cols`` (N*OH*OW, kh*kw*C) from ``x`` (N, H, W, C)."""
     n_samples, height, width, channels = x.shape
@@ -32,7 +32,7 @@ def im2col(x, kh, kw, sh, sw, ph, pw, oh, ow, cols):
                                 row[start + c] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def col2im(cols, kh, kw, sh, sw, ph, pw, oh, ow, dx):
     """Writes ``dx`` (N, H, W, C) = the columns added back into the image: the adjoint of
     ``im2col``, as a gather (each input position sums the taps that read it), which writes

@@ -4,7 +4,6 @@ in as few passes over the data as the math allows (numpy needs about ten per ste
 Sums are accumulated in float64 whatever the data's dtype.
 """
 
-import numpy as np
 from numba import njit
 
 from minigrad.kernels.fastmath import REASSOCIATE
@@ -77,32 +76,34 @@ def input_gradient(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
 
 
 # Channels-last data, (M, C) rows with M = N*H*W: per-channel sums accumulate into a
-# vector of C partial sums, one SIMD add per row, instead of one channel at a time.
+# vector of C partial sums, one SIMD add per row, instead of one channel at a time. The
+# callers split the rows over threads (``nn.batch_norm_rows``), so the sums add into the
+# float64 arrays they are given.
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
-def mean_and_variance_rows(x, mean, var):
-    """Per-channel mean and biased variance of ``x`` (M, C), two passes as
-    ``mean_and_variance``."""
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+def row_sums(x, total):
+    """``total[c] += sum_m x[m, c]`` for ``x`` (M, C)."""
     rows, channels = x.shape
-    total = np.zeros(channels)
     for m in range(rows):
         row = x[m]
         for c in range(channels):
             total[c] += row[c]
-    centre = total / rows
-    squares = np.zeros(channels)
+
+
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+def row_squared_deviations(x, mean, total):
+    """``total[c] += sum_m (x[m, c] - mean[c])^2``: the second pass of the variance, which
+    stays accurate when the mean is large."""
+    rows, channels = x.shape
     for m in range(rows):
         row = x[m]
         for c in range(channels):
-            d = row[c] - centre[c]
-            squares[c] += d * d
-    for c in range(channels):
-        mean[c] = centre[c]
-        var[c] = squares[c] / rows
+            d = row[c] - mean[c]
+            total[c] += d * d
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def normalize_rows(x, mean, inv_std, weight, bias, x_hat, y):
     """``normalize`` for (M, C) rows."""
     rows, channels = x.shape
@@ -114,22 +115,18 @@ def normalize_rows(x, mean, inv_std, weight, bias, x_hat, y):
             y_row[c] = h * weight[c] + bias[c]
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def gradient_sums_rows(dy, x_hat, sum_dy, sum_dy_x_hat):
-    """``gradient_sums`` for (M, C) rows."""
+    """``gradient_sums`` for (M, C) rows, added into ``sum_dy`` and ``sum_dy_x_hat``."""
     rows, channels = dy.shape
-    total = np.zeros(channels)
-    total_x_hat = np.zeros(channels)
     for m in range(rows):
         g, h = dy[m], x_hat[m]
         for c in range(channels):
-            total[c] += g[c]
-            total_x_hat[c] += g[c] * h[c]
-    sum_dy[:] = total
-    sum_dy_x_hat[:] = total_x_hat
+            sum_dy[c] += g[c]
+            sum_dy_x_hat[c] += g[c] * h[c]
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def input_gradient_rows(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
     """``input_gradient`` for (M, C) rows."""
     rows, channels = dy.shape

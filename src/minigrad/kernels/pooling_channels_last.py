@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def max_pool_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
     """``out`` (N, OH, OW, C) = window maxima of ``x`` (N, H, W, C); ``argmax`` (N, OH, OW,
     C) int32 their flat indices."""
@@ -40,7 +40,7 @@ def max_pool_forward(x, kh, kw, sh, sw, ph, pw, out, argmax):
                                 index[c] = flat
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def max_pool_backward(dy, argmax, kh, kw, sh, sw, ph, pw, dx):
     """Writes ``dx`` (N, H, W, C): each output gradient routed to its window's winner."""
     n_samples, height, width, channels = dx.shape

@@ -94,7 +94,7 @@ def _rows_a(z0, z1, z2, z3, o0, o1, o2, o3, o4, o5, length):
         o5[c] = a3
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def input_transform(x, pad_h, pad_w, tiles_h, tiles_w, v):
     """``v`` (36, N*T, C) = B^T d B for every 6x6 tile d of the zero-padded ``x`` (N, H, W, C)."""
     n_samples, height, width, channels = x.shape
@@ -127,7 +127,7 @@ def input_transform(x, pad_h, pad_w, tiles_h, tiles_w, v):
                              v[24 + s, t], v[30 + s, t], channels)
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def output_transform(m, bias, tiles_h, tiles_w, y):
     """Writes ``y`` (N, OH, OW, O) = A^T m A + ``bias`` (O,) from ``m`` (36, N*T, O)."""
     n_samples, out_h, out_w, channels = y.shape
@@ -152,7 +152,7 @@ def output_transform(m, bias, tiles_h, tiles_w, y):
                             dst[c] = src[c] + bias[c]
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def grad_output_transform(dy, tiles_h, tiles_w, m, bias_sum):
     """``m`` (36, N*T, O) = A z A^T for every 4x4 tile z of ``dy`` (N, OH, OW, O), zero past
     its edges: the adjoint of ``output_transform``. Adds the sum of ``dy`` over samples and
@@ -189,7 +189,7 @@ def grad_output_transform(dy, tiles_h, tiles_w, m, bias_sum):
                             m[30 + s, t], channels)
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def input_transform_adjoint(dv, pad_h, pad_w, tiles_h, tiles_w, dx):
     """Writes ``dx`` (N, H, W, C) = the sum over tiles of B dv B^T, each 6x6 tile added at
     its place in the padded input (positions in the padding dropped): the adjoint of

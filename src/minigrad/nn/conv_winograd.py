@@ -13,8 +13,11 @@ the layouts. Every array but the returned one comes from the thread's workspace
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
+from minigrad import parallel
 from minigrad.kernels import winograd_f4 as kernels
 from minigrad.nn import workspace
 
@@ -84,26 +87,49 @@ def _planes(carver: workspace.Carver, count: int, channels: int, dtype) -> np.nd
 def weight_transform(weight: np.ndarray, carver: workspace.Carver | None = None) -> np.ndarray:
     """(O, C, 3, 3) -> u (36, C, O), u[6i + j, c, o] = (G g G^T)[i, j] of kernel (o, c): a
     view of (36, O, C) memory (the GEMMs read it transposed at no cost), in the workspace
-    of ``carver`` if one is given."""
+    of ``carver`` if one is given. Split over the threads by tile position."""
     out_channels, in_channels = weight.shape[:2]
     shape = (POSITIONS, out_channels * in_channels)
-    out = None if carver is None else carver.take(
+    u = np.empty(shape, weight.dtype) if carver is None else carver.take(
         POSITIONS * weight.size // 9 * weight.itemsize).view(weight.dtype).reshape(shape)
-    # One (36, 9) @ (9, O*C) GEMM: a batch of O*C tiny 3x3 products is far slower
-    u = np.matmul(GG.astype(weight.dtype), weight.reshape(-1, 9).T, out=out)
+    gg, rows = GG.astype(weight.dtype), weight.reshape(-1, 9).T
+    # (36, 9) @ (9, O*C) GEMMs: a batch of O*C tiny 3x3 products is far slower
+    parallel.split(lambda a, b: np.matmul(gg[a:b], rows, out=u[a:b]), POSITIONS)
     return u.reshape(POSITIONS, out_channels, in_channels).transpose(0, 2, 1)
 
 
-def weight_transform_adjoint(du: np.ndarray) -> np.ndarray:
-    """(36, O, C) -> (O, C, 3, 3): G^T du G, the gradient of ``weight_transform``."""
+def weight_transform_adjoint(du: np.ndarray, positions: slice = slice(None)) -> np.ndarray:
+    """(P, O, C) -> (O, C, 3, 3): G^T du G, the gradient of ``weight_transform``, for the
+    tile positions ``positions`` of du (all 36 by default)."""
     out_channels, in_channels = du.shape[1:]
-    dg = du.reshape(POSITIONS, -1).T @ GG.astype(du.dtype)  # (O*C, 9)
+    dg = du.reshape(du.shape[0], -1).T @ GG[positions].astype(du.dtype)  # (O*C, 9)
     return dg.reshape(out_channels, in_channels, 3, 3)
+
+
+# The ranges of each split: samples of a chunk for the transforms (``a:b``; tiles
+# ``a * T:b * T``), tile positions for the GEMMs.
+
+
+def _input_range(x, padding, tiles, v, a, b):
+    per_sample = tiles[0] * tiles[1]
+    kernels.input_transform(x[a:b], *padding, *tiles, v[:, a * per_sample:b * per_sample])
+
+
+def _output_range(m, bias, tiles, y, a, b):
+    per_sample = tiles[0] * tiles[1]
+    kernels.output_transform(m[:, a * per_sample:b * per_sample], bias, *tiles, y[a:b])
+
+
+def _products_range(v, u, m, a, b):
+    np.matmul(v[a:b], u[a:b], out=m[a:b])  # (e, n_c*T, C) @ (e, C, O) for each position e
 
 
 def forward(x, weight, bias, padding, chunk, out_size):
     """y (N, OH, OW, O) of the convolution of ``x`` (N, H, W, C), channels-last, with
-    ``weight`` (O, C, 3, 3) plus ``bias`` (O,), ``chunk`` samples at a time."""
+    ``weight`` (O, C, 3, 3) plus ``bias`` (O,), ``chunk`` samples at a time.
+
+    Each chunk: the input transform split over the threads by samples, the 36 GEMMs by
+    tile position, the output transform by samples again."""
     n, in_channels, out_channels = x.shape[0], x.shape[3], weight.shape[0]
     tiles = tile_count(*out_size)
     columns = min(chunk, n) * tiles[0] * tiles[1]
@@ -115,24 +141,58 @@ def forward(x, weight, bias, padding, chunk, out_size):
     m_buffer = _planes(carver, columns, out_channels, x.dtype)
     y = np.empty((n,) + tuple(out_size) + (out_channels,), dtype=x.dtype)
     for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        v = v_buffer[:, :(stop - start) * tiles[0] * tiles[1]]
-        kernels.input_transform(x[start:stop], *padding, *tiles, v)
-        m = np.matmul(v, u, out=m_buffer[:, :v.shape[1]])  # (36, n_c*T, C) @ (36, C, O)
-        kernels.output_transform(m, bias, *tiles, y[start:stop])
+        xc, yc = x[start:start + chunk], y[start:start + chunk]
+        v = v_buffer[:, :len(xc) * tiles[0] * tiles[1]]
+        m = m_buffer[:, :v.shape[1]]
+        parallel.split(partial(_input_range, xc, padding, tiles, v), len(xc))
+        parallel.split(partial(_products_range, v, u, m), POSITIONS)
+        parallel.split(partial(_output_range, m, bias, tiles, yc), len(xc))
     return y
+
+
+def _gradient_transforms_range(x, dy, padding, tiles, v, dm, a, b):
+    """The input and output-gradient transforms of samples a:b; returns their share of the
+    bias gradient (float64)."""
+    per_sample = tiles[0] * tiles[1]
+    bias_sum = np.zeros(dy.shape[3], np.float64)
+    kernels.input_transform(x[a:b], *padding, *tiles, v[:, a * per_sample:b * per_sample])
+    kernels.grad_output_transform(dy[a:b], *tiles, dm[:, a * per_sample:b * per_sample],
+                                  bias_sum)
+    return bias_sum
+
+
+def _gradient_products_range(v, dm, u_t, du_buffer, a, b):
+    """Both gradients' GEMMs at the tile positions a:b: returns their share of dL/dweight
+    (O, C, 3, 3); the transformed input gradient replaces v there (v is spent)."""
+    out_channels, block = dm.shape[2], du_buffer.shape[1]
+    dweight = np.empty((out_channels, v.shape[2], 3, 3), dtype=v.dtype)
+    for first in range(0, out_channels, block):
+        last = min(first + block, out_channels)
+        # (e, o_b, n_c*T) @ (e, n_c*T, C)
+        du = np.matmul(dm[a:b, :, first:last].transpose(0, 2, 1), v[a:b],
+                       out=du_buffer[a:b, :last - first])
+        dweight[first:last] = weight_transform_adjoint(du, slice(a, b))
+    np.matmul(dm[a:b], u_t[a:b], out=v[a:b])  # (e, n_c*T, O) @ (e, O, C)
+    return dweight
+
+
+def _input_gradient_range(dv, padding, tiles, dx, a, b):
+    per_sample = tiles[0] * tiles[1]
+    kernels.input_transform_adjoint(dv[:, a * per_sample:b * per_sample], *padding, *tiles,
+                                    dx[a:b])
 
 
 def backward(x, dy, weight, padding, chunk, dweight, dbias):
     """Adds the weight gradient into ``dweight`` (O, C, 3, 3) and the bias gradient into
     ``dbias`` (O,) unless None; returns the input gradient (N, H, W, C).
 
-    ``x`` (N, H, W, C) and ``dy`` (N, OH, OW, O) are channels-last.
+    ``x`` (N, H, W, C) and ``dy`` (N, OH, OW, O) are channels-last. Each chunk: both
+    transforms split over the threads by samples, the GEMMs of both gradients by tile
+    position, the adjoint input transform by samples.
     """
     n, in_channels, out_channels = x.shape[0], x.shape[3], dy.shape[3]
     tiles = tile_count(*dy.shape[1:3])
-    per_sample = tiles[0] * tiles[1]
-    columns = min(chunk, n) * per_sample
+    columns = min(chunk, n) * tiles[0] * tiles[1]
     carver = workspace.carver(fixed_bytes(in_channels, out_channels, x.itemsize) +
                               chunk_bytes(in_channels, out_channels, dy.shape[1:3],
                                           min(chunk, n), x.itemsize))
@@ -145,19 +205,15 @@ def backward(x, dy, weight, padding, chunk, dweight, dbias):
     bias_sum = np.zeros(out_channels, np.float64)
     dx = np.empty_like(x)
     for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        v = v_buffer[:, :(stop - start) * per_sample]
-        kernels.input_transform(x[start:stop], *padding, *tiles, v)
+        xc, dyc = x[start:start + chunk], dy[start:start + chunk]
+        v = v_buffer[:, :len(xc) * tiles[0] * tiles[1]]
         dm = m_buffer[:, :v.shape[1]]
-        kernels.grad_output_transform(dy[start:stop], *tiles, dm, bias_sum)
-        for first in range(0, out_channels, block):
-            last = min(first + block, out_channels)
-            # (36, o_b, n_c*T) @ (36, n_c*T, C): this chunk's share, straight into dweight
-            du = np.matmul(dm[:, :, first:last].transpose(0, 2, 1), v,
-                           out=du_buffer[:, :last - first])
-            dweight[first:last] += weight_transform_adjoint(du)
-        dv = np.matmul(dm, u_t, out=v)  # v is spent: its planes take the input gradient's
-        kernels.input_transform_adjoint(dv, *padding, *tiles, dx[start:stop])
+        bias_sum += sum(parallel.split(partial(_gradient_transforms_range, xc, dyc, padding,
+                                               tiles, v, dm), len(xc)))
+        dweight += sum(parallel.split(partial(_gradient_products_range, v, dm, u_t,
+                                              du_buffer), POSITIONS))
+        parallel.split(partial(_input_gradient_range, v, padding, tiles,
+                               dx[start:start + chunk]), len(xc))
     if dbias is not None:
         dbias += bias_sum.astype(dbias.dtype)
     return dx

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.kernels import normalization as kernels
+from minigrad.nn import batch_norm_rows as rows
 from minigrad.nn import init, layout
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
 from minigrad.nn.validation import (
@@ -119,11 +120,11 @@ class _BatchNorm(Module):
         if planes is None:
             mean = x.mean(axis=axes)
             return mean, np.square(x - mean).mean(axis=axes)
+        if planes.ndim == 2:
+            return rows.statistics(planes, x.dtype)
         mean = np.empty(self.num_features, x.dtype)
         var = np.empty(self.num_features, x.dtype)
-        statistics = kernels.mean_and_variance_rows if planes.ndim == 2 else \
-            kernels.mean_and_variance
-        statistics(planes, mean, var)
+        kernels.mean_and_variance(planes, mean, var)
         return mean, var
 
     def _normalize(self, x, planes, mean, inv_std, view):
@@ -136,11 +137,14 @@ class _BatchNorm(Module):
             if self.bias is not None:
                 y += self.bias.data.reshape(view)
             return x_hat, y
-        x_hat, y = np.empty_like(planes), np.empty_like(planes)
         weight = self.weight.data if self.affine else np.ones(self.num_features, x.dtype)
         bias = self.bias.data if self.bias is not None else np.zeros(self.num_features, x.dtype)
-        normalize = kernels.normalize_rows if planes.ndim == 2 else kernels.normalize
-        normalize(planes, mean.astype(x.dtype, copy=False), inv_std, weight, bias, x_hat, y)
+        mean = mean.astype(x.dtype, copy=False)
+        if planes.ndim == 2:
+            x_hat, y = rows.normalize(planes, mean, inv_std, weight, bias)
+        else:
+            x_hat, y = np.empty_like(planes), np.empty_like(planes)
+            kernels.normalize(planes, mean, inv_std, weight, bias, x_hat, y)
         return self._shaped_like(x_hat, x), self._shaped_like(y, x)
 
     def _update_running_stats(self, mean, var, count):
@@ -175,24 +179,26 @@ class _BatchNorm(Module):
         h3 = self._planes(x_hat)
         if h3.ndim == 2:
             dy3 = layout.to_channels_last(dy.astype(x_hat.dtype, copy=False)).reshape(h3.shape)
+            sum_dy, sum_dy_x_hat = rows.gradient_sums(dy3, h3)
         else:
             dy3 = np.ascontiguousarray(dy, dtype=x_hat.dtype).reshape(h3.shape)
-        rows = h3.ndim == 2
-        sum_dy = np.empty(self.num_features, np.float64)
-        sum_dy_x_hat = np.empty(self.num_features, np.float64)
-        (kernels.gradient_sums_rows if rows else kernels.gradient_sums)(dy3, h3, sum_dy,
-                                                                        sum_dy_x_hat)
+            sum_dy = np.empty(self.num_features, np.float64)
+            sum_dy_x_hat = np.empty(self.num_features, np.float64)
+            kernels.gradient_sums(dy3, h3, sum_dy, sum_dy_x_hat)
         if self.affine:
             self.weight.grad += sum_dy_x_hat.astype(x_hat.dtype)
         if self.bias is not None:
             self.bias.grad += sum_dy.astype(x_hat.dtype)
         weight = self.weight.data if self.affine else 1.0
         count = h3.size // self.num_features
-        dx = np.empty_like(dy3)
-        (kernels.input_gradient_rows if rows else kernels.input_gradient)(
-            dy3, h3, (weight * inv_std).astype(x_hat.dtype),
-            (sum_dy / count).astype(x_hat.dtype), (sum_dy_x_hat / count).astype(x_hat.dtype),
-            dx)
+        scale, mean_dy, mean_dy_x_hat = ((weight * inv_std).astype(x_hat.dtype),
+                                         (sum_dy / count).astype(x_hat.dtype),
+                                         (sum_dy_x_hat / count).astype(x_hat.dtype))
+        if h3.ndim == 2:
+            dx = rows.input_gradient(dy3, h3, scale, mean_dy, mean_dy_x_hat)
+        else:
+            dx = np.empty_like(dy3)
+            kernels.input_gradient(dy3, h3, scale, mean_dy, mean_dy_x_hat, dx)
         return self._shaped_like(dx, x_hat)
 
     def extra_repr(self) -> str:
