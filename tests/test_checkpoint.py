@@ -379,6 +379,18 @@ def test_a_missing_file_is_a_file_not_found_error_naming_it(tmp_path):
         load(tmp_path / "typo.npz", model=Net())
 
 
+def assert_refused_in_bounded_memory(path, target, target_optimizer, match: str) -> None:
+    """``load`` refuses the file with ``match``, its Python allocations peaking under 4 MiB."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=match):
+            load(path, model=target, optimizer=target_optimizer)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
 def test_an_unreferenced_gibibyte_bomb_is_refused_without_being_inflated(saved):
     path, target, target_optimizer, before = saved
     entries = [Entry(f"{k}.npy", npy_bytes(v)) for k, v in checkpoint_entries(path).items()]
@@ -386,14 +398,8 @@ def test_an_unreferenced_gibibyte_bomb_is_refused_without_being_inflated(saved):
     entries.append(bomb)
     path.write_bytes(zip_bytes(entries))
     assert path.stat().st_size < 2 << 20
-    tracemalloc.start()
-    try:
-        with pytest.raises(CheckpointError, match="'bomb' is not referenced by __meta__"):
-            load(path, model=target, optimizer=target_optimizer)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 4 << 20
+    assert_refused_in_bounded_memory(path, target, target_optimizer,
+                                     "'bomb' is not referenced by __meta__")
     assert_unchanged(target, target_optimizer, before)
 
 
@@ -410,14 +416,8 @@ def test_a_referenced_entry_is_never_inflated_beyond_its_declared_array(saved):
         Entry("model/0.weight.npy", bomb, file_size=header_size + GIB, method=zipfile.ZIP_DEFLATED)
     )
     path.write_bytes(zip_bytes(entries))
-    tracemalloc.start()
-    try:
-        with pytest.raises(CheckpointError, match="model/0.weight.*truncated or forged"):
-            load(path, model=target, optimizer=target_optimizer)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 4 << 20
+    assert_refused_in_bounded_memory(path, target, target_optimizer,
+                                     "model/0.weight.*truncated or forged")
     assert_unchanged(target, target_optimizer, before)
 
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the data tests: an IDX writer independent of the reader under test."""
+"""Helpers shared by the data tests: an IDX writer independent of the reader under test, and
+a pickle that would call ``record_call`` if anything ran what it names."""
 
 from __future__ import annotations
 
@@ -29,3 +30,16 @@ def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> Path:
     payload = idx_bytes(array)
     path.write_bytes(gzip.compress(payload) if compress else payload)
     return path
+
+
+CALLED = []
+
+
+def record_call(*args):
+    """A callable a malicious pickle would run; the restricted loader must never call it."""
+    CALLED.append(args)
+
+
+class Exploit:
+    def __reduce__(self):
+        return (record_call, ("pwned",))

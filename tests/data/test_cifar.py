@@ -27,18 +27,7 @@ from minigrad.data.cifar import (
     _py2_pickle,
     parse_batch,
 )
-
-CALLED = []
-
-
-def _record_call(*args):
-    """A callable a malicious pickle would run; the restricted loader must never call it."""
-    CALLED.append(args)
-
-
-class _Exploit:
-    def __reduce__(self):
-        return (_record_call, ("pwned",))
+from tests.data.helpers import CALLED, Exploit
 
 
 def _assert_equal_sets(loaded, expected):
@@ -137,8 +126,8 @@ def test_an_archive_without_the_batches_is_rejected(tmp_path):
 def test_the_restricted_unpickler_never_calls_what_a_pickle_names():
     CALLED.clear()
     for protocol in (2, 4, 5):
-        raw = pickle.dumps({"data": _Exploit(), "labels": []}, protocol=protocol)
-        with pytest.raises(ValueError, match=r"evil_batch: not a CIFAR-10.*_record_call"):
+        raw = pickle.dumps({"data": Exploit(), "labels": []}, protocol=protocol)
+        with pytest.raises(ValueError, match=r"evil_batch: not a CIFAR-10.*record_call"):
             parse_batch(raw, "evil_batch")
     assert CALLED == []
 

@@ -1,54 +1,10 @@
-"""SafeUnpickler: Python's own pickles of plain data read back equal; hooks are the only calls."""
+"""minigrad.interop.safe_pickle: the documented path of the pickle machine still imports it."""
 
-from __future__ import annotations
-
-import pickle
-
-import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from minigrad.interop.safe_pickle import Function, PickleRefused, SafeUnpickler
-
-plain_data = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: (st.lists(children) | st.lists(children).map(tuple)
-                      | st.dictionaries(st.text() | st.integers(), children)),
-    max_leaves=40)
+import minigrad.safe_pickle
+from minigrad.interop import safe_pickle
 
 
-def _load(data: bytes, allowed_globals=None, persistent_load=None):
-    return SafeUnpickler(data, allowed_globals or {}, persistent_load or (lambda pid: pid)).load()
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(value=plain_data, protocol=st.integers(2, 5))
-def test_pythons_pickles_of_plain_data_read_back_equal(value, protocol):
-    assert _load(pickle.dumps(value, protocol=protocol)) == value
-
-
-def test_shared_references_stay_shared_and_long_memo_indices_work():
-    shared = [1, 2]
-    value = {"a": shared, "b": shared, "many": [str(i) for i in range(300)]}
-    loaded = _load(pickle.dumps(value, protocol=2))
-    assert loaded == value and loaded["a"] is loaded["b"]
-
-
-def test_reduce_calls_only_the_callers_functions_and_tokens_stay_inert():
-    calls = []
-    allowed = {("lib", "make"): Function("make", lambda *args: calls.append(args) or "made"),
-               ("lib", "Token"): "token"}
-    pickle_bytes = b"\x80\x02clib\nmake\nK\x01K\x02\x86R" + b"clib\nToken\n\x86."
-    assert _load(pickle_bytes, allowed) == ("made", "token")
-    assert calls == [(1, 2)]
-    with pytest.raises(PickleRefused, match="REDUCE at byte 14 applies a str"):
-        _load(b"\x80\x02clib\nToken\n)R.", allowed)
-    with pytest.raises(PickleRefused, match="make called with 0 arguments"):
-        _load(b"\x80\x02clib\nmake\n)R.", {("lib", "make"): Function("make", lambda a: a)})
-
-
-def test_persistent_ids_go_to_the_hook_and_build_is_refused_by_default():
-    assert _load(b"\x80\x02X\x02\x00\x00\x00idQ.", persistent_load=lambda pid: ("got", pid)) \
-        == ("got", "id")
-    with pytest.raises(PickleRefused, match=r"BUILD \(setting the state of a list\)"):
-        _load(b"\x80\x02]}b.")
+def test_the_documented_interop_path_gives_the_one_pickle_machine():
+    assert safe_pickle.SafeUnpickler is minigrad.safe_pickle.SafeUnpickler
+    assert safe_pickle.Function is minigrad.safe_pickle.Function
+    assert safe_pickle.PickleRefused is minigrad.safe_pickle.PickleRefused

@@ -1,9 +1,15 @@
+"""CrossEntropyLoss, NLLLoss and BCEWithLogitsLoss (nn/loss.py) against torch and finite
+differences."""
+
 import numpy as np
 import pytest
 
 from minigrad import nn
-from tests.nn.cases import random_input
-from tests.parity import assert_close
+from tests.nn.cases import loss_numerical_gradient, random_input
+from tests.parity import assert_close, assert_loss_parity
+
+REDUCTIONS = ["mean", "sum", "none"]
+CLASS_WEIGHTS = np.array([0.5, 2.0, 1.0, 3.0])
 
 
 def labels(n, classes, seed=0):
@@ -46,26 +52,7 @@ def test_cross_entropy_gradient_matches_finite_differences():
     fn = nn.CrossEntropyLoss(label_smoothing=0.2)
     fn(logits, target)
     grad = fn.backward()
-    eps, numeric = 1e-6, np.zeros_like(logits)
-    for idx in np.ndindex(logits.shape):
-        plus, minus = logits.copy(), logits.copy()
-        plus[idx] += eps
-        minus[idx] -= eps
-        numeric[idx] = (fn(plus, target) - fn(minus, target)) / (2 * eps)
-    np.testing.assert_allclose(grad, numeric, atol=1e-8)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_mse_matches_torch(dtype):
-    torch = pytest.importorskip("torch")
-    out, target = random_input((6, 3), dtype=dtype), random_input((6, 3), seed=1, dtype=dtype)
-    ours = nn.MSELoss()
-    loss = ours(out, target)
-    xt = torch.tensor(out, requires_grad=True)
-    expected = torch.nn.MSELoss()(xt, torch.from_numpy(target))
-    expected.backward()
-    assert loss == pytest.approx(expected.item(), rel=1e-10 if dtype == np.float64 else 1e-5)
-    assert_close("dL/doutput", ours.backward(), xt.grad, dtype)
+    np.testing.assert_allclose(grad, loss_numerical_gradient(fn, logits, target), atol=1e-8)
 
 
 def test_cross_entropy_errors():
@@ -135,13 +122,7 @@ def test_weighted_ignoring_smoothed_cross_entropy_matches_finite_differences():
     fn = nn.CrossEntropyLoss(class_weights(4), ignore_index=-1, label_smoothing=0.3).double()
     fn(logits, target)
     grad = fn.backward()
-    eps, numeric = 1e-6, np.zeros_like(logits)
-    for idx in np.ndindex(logits.shape):
-        plus, minus = logits.copy(), logits.copy()
-        plus[idx] += eps
-        minus[idx] -= eps
-        numeric[idx] = (fn(plus, target) - fn(minus, target)) / (2 * eps)
-    np.testing.assert_allclose(grad, numeric, atol=1e-8)
+    np.testing.assert_allclose(grad, loss_numerical_gradient(fn, logits, target), atol=1e-8)
     assert not grad[2].any()
 
 
@@ -174,51 +155,172 @@ def test_cross_entropy_weight_is_a_buffer_with_torchs_key_and_follows_the_dtype(
     assert ours.backward().dtype == np.float32  # float64 weights do not upcast
 
 
-def test_loss_gradient_is_the_callers_and_each_call_has_its_backward():
-    fn = nn.CrossEntropyLoss()
-    a, b = random_input((3, 4)), random_input((3, 4), seed=1)
-    target = labels(3, 4)
-    fn(a, target)
-    expected_a = fn.backward()
-    fn(a, target)
-    fn(b, target)
-    grad_b = fn.backward()
-    grad_b[...] = 99.0  # the caller's to modify
-    np.testing.assert_array_equal(fn.backward(), expected_a)
-    with pytest.raises(RuntimeError, match=r"CrossEntropyLoss\(\): backward called before"):
-        fn.backward()
+def nll_case(shape, ignore=-100, seed=0):
+    """Log-probabilities of shape (N, C, ...) and targets with some ``ignore`` entries."""
+    g = np.random.default_rng(seed)
+    logits = g.standard_normal(shape) * 2
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    target = g.integers(0, shape[1], (shape[0],) + shape[2:])
+    target.reshape(-1)[::3] = ignore
+    return log_probs, target
 
 
-def test_loss_backward_checks_its_upstream_gradient_and_keeps_the_context():
-    fn = nn.MSELoss(reduction="none")
-    fn(np.zeros((2, 3)), np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"needs dy of the losses' shape \(2, 3\), got \(2,\)"):
-        fn.backward(np.ones(2))
-    np.testing.assert_array_equal(fn.backward(np.full((2, 3), 0.5)), np.full((2, 3), -1.0))
-    reduced = nn.MSELoss()
-    reduced(np.zeros(2), np.ones(2))
-    with pytest.raises(TypeError, match="backward of a reduced loss takes a number"):
-        reduced.backward(np.ones(2))
-    np.testing.assert_array_equal(reduced.backward(2.0), [-2.0, -2.0])
+NLL_CASES = [
+    ((8, 4), {}),
+    ((8, 4), dict(weight=CLASS_WEIGHTS)),
+    ((3, 4, 2, 5), dict(weight=CLASS_WEIGHTS)),
+    ((5, 4, 3), dict(ignore_index=2)),
+]
 
 
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_mse_reductions_match_torch(reduction):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape,kwargs", NLL_CASES, ids=[str(c) for c in range(len(NLL_CASES))])
+def test_nll_loss_matches_torch(shape, kwargs, reduction, dtype):
     torch = pytest.importorskip("torch")
-    out, target = random_input((4, 3)), random_input((4, 3), seed=1)
-    ours = nn.MSELoss(reduction=reduction)
-    loss = ours(out, target)
-    xt = torch.tensor(out, requires_grad=True)
-    loss_t = torch.nn.MSELoss(reduction=reduction)(xt, torch.from_numpy(target))
-    dy = random_input((4, 3), seed=2)
-    if reduction == "none":
-        assert_close("losses", loss, loss_t, np.float64)
-        grad = ours.backward(dy)
-        loss_t.backward(torch.from_numpy(dy))
-    else:
-        assert loss == pytest.approx(loss_t.item(), rel=1e-12)
-        grad = ours.backward()
-        loss_t.backward()
-    assert_close("dL/doutput", grad, xt.grad, np.float64)
-    if reduction == "mean":  # an empty batch: NaN, as torch
-        assert np.isnan(ours(np.zeros(0), np.zeros(0)))
+    log_probs, target = nll_case(shape, kwargs.get("ignore_index", -100))
+    torch_kwargs = dict(kwargs)
+    if "weight" in kwargs:
+        torch_kwargs["weight"] = torch.from_numpy(kwargs["weight"])
+    assert_loss_parity(nn.NLLLoss(**kwargs, reduction=reduction),
+                       torch.nn.NLLLoss(**torch_kwargs, reduction=reduction), log_probs,
+                       target, dtype)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_nll_loss_gradient_matches_finite_differences(reduction):
+    log_probs, target = nll_case((3, 4, 2))
+    fn = nn.NLLLoss(CLASS_WEIGHTS, reduction=reduction)
+    dy = random_input(target.shape, seed=3) if reduction == "none" else None
+    fn(log_probs, target)
+    grad = fn.backward() if dy is None else fn.backward(dy)
+    np.testing.assert_allclose(grad, loss_numerical_gradient(fn, log_probs, target, dy),
+                               atol=1e-8)
+
+
+def test_nll_loss_with_every_target_ignored_is_nan_with_zero_gradient_like_torch():
+    torch = pytest.importorskip("torch")
+    log_probs = random_input((3, 4))
+    target = np.full(3, -100)
+    fn = nn.NLLLoss()
+    assert np.isnan(fn(log_probs, target))
+    assert not fn.backward().any()
+    assert torch.nn.NLLLoss()(torch.from_numpy(log_probs), torch.from_numpy(target)).isnan()
+
+
+def test_nll_loss_of_log_softmax_is_cross_entropy():
+    logits, target = random_input((6, 5), scale=3.0), np.array([0, 4, 2, 2, 1, 3])
+    log_softmax, nll, cross_entropy = nn.LogSoftmax(dim=1), nn.NLLLoss(), nn.CrossEntropyLoss()
+    assert nll(log_softmax(logits), target) == pytest.approx(cross_entropy(logits, target),
+                                                             rel=1e-12)
+    np.testing.assert_allclose(log_softmax.backward(nll.backward()), cross_entropy.backward(),
+                               atol=1e-15)
+
+
+def test_nll_loss_weight_is_a_buffer_with_torch_key_and_follows_the_dtype():
+    torch = pytest.importorskip("torch")
+    fn = nn.NLLLoss(weight=[1, 2, 3])
+    assert list(fn.state_dict()) == list(torch.nn.NLLLoss(torch.ones(3)).state_dict())
+    assert fn.weight.dtype == np.float32 and fn.double().weight.dtype == np.float64
+    assert nn.NLLLoss().state_dict() == {}
+    assert repr(fn) == "NLLLoss()"
+
+
+def test_nll_loss_errors():
+    fn = nn.NLLLoss()
+    log_probs = np.zeros((4, 3), np.float32)
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 3\) or equal "
+                                         r"ignore_index=-100, got values from -1 to 2"):
+        fn(log_probs, np.array([0, -1, 2, -100]))
+    with pytest.raises(TypeError, match="expects integer class targets, got dtype float64"):
+        fn(log_probs, np.zeros(4))
+    with pytest.raises(ValueError, match=r"expected targets of shape \(4,\) for input of shape "
+                                         r"\(4, 3\), got \(4, 1\)"):
+        fn(log_probs, np.zeros((4, 1), np.int64))
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, C\) or \(N, C, d1, "
+                                         r"...\), got input of shape \(3,\)"):
+        fn(np.zeros(3, np.float32), np.zeros((), np.int64))
+    with pytest.raises(ValueError, match=r"weight of shape \(2,\) does not match the 3 classes"):
+        nn.NLLLoss([1.0, 2.0])(log_probs, np.zeros(4, np.int64))
+    with pytest.raises(TypeError, match=r"weight must be a 1-D real-valued array, got float64 "
+                                        r"of shape \(2, 2\)"):
+        nn.NLLLoss(np.ones((2, 2)))
+    with pytest.raises(TypeError, match="ignore_index must be an int, got 0.5"):
+        nn.NLLLoss(ignore_index=0.5)
+
+
+def bce_case(shape, seed=0, scale=3.0):
+    g = np.random.default_rng(seed)
+    return g.standard_normal(shape) * scale, g.uniform(0, 1, shape).round(1)
+
+
+BCE_CASES = [
+    ((6, 4), {}),
+    ((6, 4), dict(pos_weight=np.array([1.0, 3.0, 0.5, 2.0]))),
+    ((6, 4), dict(weight=np.array([0.5, 1.0, 2.0, 1.5]), pos_weight=np.array([2.0]))),
+    ((3, 4, 2, 2), dict(weight=np.linspace(0.1, 1, 8).reshape(4, 2, 1))),
+    ((7,), dict(pos_weight=np.array(2.5))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("shape,kwargs", BCE_CASES, ids=[str(c) for c in range(len(BCE_CASES))])
+def test_bce_with_logits_matches_torch(shape, kwargs, reduction, dtype):
+    torch = pytest.importorskip("torch")
+    logits, target = bce_case(shape)
+    torch_kwargs = {k: torch.from_numpy(np.asarray(v)) for k, v in kwargs.items()}
+    assert_loss_parity(nn.BCEWithLogitsLoss(**kwargs, reduction=reduction),
+                       torch.nn.BCEWithLogitsLoss(**torch_kwargs, reduction=reduction),
+                       logits, target, dtype)
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_bce_with_logits_gradient_matches_finite_differences(reduction):
+    logits, target = bce_case((4, 3))
+    fn = nn.BCEWithLogitsLoss(np.array([1.0, 0.5, 2.0]), pos_weight=np.array([3.0, 1.0, 0.2]),
+                              reduction=reduction)
+    dy = random_input((4, 3), seed=3) if reduction == "none" else None
+    fn(logits, target)
+    grad = fn.backward() if dy is None else fn.backward(dy)
+    np.testing.assert_allclose(grad, loss_numerical_gradient(fn, logits, target, dy), atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bce_with_logits_is_exact_and_finite_for_logits_of_1e4(dtype):
+    torch = pytest.importorskip("torch")
+    logits = np.array([1e4, -1e4, 1e4, -1e4, 0.0])
+    target = np.array([1.0, 0.0, 0.0, 1.0, 0.5])
+    fn = nn.BCEWithLogitsLoss(pos_weight=np.array(2.0), reduction="none")
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        losses, grad = assert_loss_parity(
+            fn, torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(2.0), reduction="none"),
+            logits, target, dtype)
+    np.testing.assert_allclose(losses[:4], [0, 0, 1e4, 2e4], rtol=1e-6)
+    assert np.isfinite(grad).all()
+
+
+def test_bce_with_logits_buffers_have_torch_keys():
+    torch = pytest.importorskip("torch")
+    ours = nn.BCEWithLogitsLoss(np.ones(3), pos_weight=np.ones(3))
+    theirs = torch.nn.BCEWithLogitsLoss(torch.ones(3), pos_weight=torch.ones(3))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(nn.BCEWithLogitsLoss().state_dict()) == []
+    assert repr(ours) == repr(theirs)
+
+
+def test_bce_with_logits_errors():
+    fn = nn.BCEWithLogitsLoss(pos_weight=np.ones(3))
+    with pytest.raises(ValueError, match=r"pos_weight of shape \(3,\) does not broadcast to the "
+                                         r"input shape \(2, 4\)"):
+        fn(np.zeros((2, 4)), np.zeros((2, 4)))
+    with pytest.raises(ValueError, match=r"target shape \(2,\) differs from output shape "
+                                         r"\(2, 1\)"):
+        nn.BCEWithLogitsLoss()(np.zeros((2, 1)), np.zeros(2))
+    with pytest.raises(TypeError, match="pos_weight must be a real-valued array, got <U1"):
+        nn.BCEWithLogitsLoss(pos_weight="a")
+    fn = nn.BCEWithLogitsLoss(reduction="none")
+    fn(np.zeros(2, np.float32), np.ones(2, np.float32))
+    with pytest.raises(ValueError, match=r"backward needs dy of the losses' shape \(2,\), got "
+                                         r"\(3,\)"):
+        fn.backward(np.ones(3, np.float32))

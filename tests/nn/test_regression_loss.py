@@ -3,7 +3,7 @@ import pytest
 
 from minigrad import nn
 from tests.nn.cases import loss_numerical_gradient, random_input
-from tests.parity import assert_loss_parity
+from tests.parity import assert_close, assert_loss_parity
 
 LOSSES = {
     "L1Loss": ({}, {}),
@@ -118,3 +118,38 @@ def test_regression_loss_errors():
     with pytest.raises(TypeError, match=r"L1Loss\(\): backward of a reduced loss takes a number, "
                                         r"got ndarray"):
         fn.backward(np.ones(2))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_mse_matches_torch(dtype):
+    torch = pytest.importorskip("torch")
+    out, target = random_input((6, 3), dtype=dtype), random_input((6, 3), seed=1, dtype=dtype)
+    ours = nn.MSELoss()
+    loss = ours(out, target)
+    xt = torch.tensor(out, requires_grad=True)
+    expected = torch.nn.MSELoss()(xt, torch.from_numpy(target))
+    expected.backward()
+    assert loss == pytest.approx(expected.item(), rel=1e-10 if dtype == np.float64 else 1e-5)
+    assert_close("dL/doutput", ours.backward(), xt.grad, dtype)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_reductions_match_torch(reduction):
+    torch = pytest.importorskip("torch")
+    out, target = random_input((4, 3)), random_input((4, 3), seed=1)
+    ours = nn.MSELoss(reduction=reduction)
+    loss = ours(out, target)
+    xt = torch.tensor(out, requires_grad=True)
+    loss_t = torch.nn.MSELoss(reduction=reduction)(xt, torch.from_numpy(target))
+    dy = random_input((4, 3), seed=2)
+    if reduction == "none":
+        assert_close("losses", loss, loss_t, np.float64)
+        grad = ours.backward(dy)
+        loss_t.backward(torch.from_numpy(dy))
+    else:
+        assert loss == pytest.approx(loss_t.item(), rel=1e-12)
+        grad = ours.backward()
+        loss_t.backward()
+    assert_close("dL/doutput", grad, xt.grad, np.float64)
+    if reduction == "mean":  # an empty batch: NaN, as torch
+        assert np.isnan(ours(np.zeros(0), np.zeros(0)))

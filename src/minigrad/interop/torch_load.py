@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minigrad.interop.safe_pickle import Function, PickleRefused, SafeUnpickler
+from minigrad.safe_pickle import Function, PickleRefused, SafeUnpickler
 
 MAX_PICKLE_BYTES = 64 << 20
 MAX_NDIM = 32  # numpy's limit before 2.0

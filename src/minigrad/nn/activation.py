@@ -1,4 +1,8 @@
-"""Elementwise activations and (log-)softmax. Each keeps the input dtype."""
+"""Elementwise activations (ReLU and its smooth and leaky kin) and (log-)softmax.
+
+Any input shape; each keeps the input dtype. Each forward saves what its backward needs
+with ``save_for_backward``, so one instance may be called several times in one forward.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from minigrad.nn.validation import (
     check_float_input,
     check_grad_shape,
     check_int,
+    check_number,
     normalized_dim,
 )
 
@@ -57,12 +62,16 @@ class ReLU(_Elementwise):
         return "inplace=True" if self.inplace else ""
 
 
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) in the input's dtype, finite for inputs of any magnitude."""
+    # exp of a non-positive number never overflows: split by sign
+    z = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+
+
 class Sigmoid(_Elementwise):
     def forward(self, x):
-        self._check(x)
-        # exp of a non-positive number never overflows: split by sign.
-        z = np.exp(-np.abs(x))
-        y = np.where(x >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+        y = sigmoid(self._check(x))
         if is_grad_enabled():
             self.save_for_backward(y * (1 - y))
         return y
@@ -147,6 +156,61 @@ class GELU(_Elementwise):
 
     def extra_repr(self) -> str:
         return f"approximate='{self.approximate}'"
+
+
+class LeakyReLU(_Elementwise):
+    """x if x > 0 else negative_slope * x (torch: the slope also applies at x = 0)."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = check_number("LeakyReLU", "negative_slope", negative_slope)
+
+    def forward(self, x):
+        positive = self._check(x) > 0
+        if is_grad_enabled():
+            self.save_for_backward(positive)
+        return np.where(positive, x, x * self.negative_slope)
+
+    def _backward(self, dy, positive):
+        return np.where(positive, dy, dy * self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class ELU(_Elementwise):
+    """x if x > 0 else alpha * (exp(x) - 1); the derivative at x = 0 is alpha, as in torch."""
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = check_number("ELU", "alpha", alpha)
+
+    def forward(self, x):
+        self._check(x)
+        if is_grad_enabled():
+            self.save_for_backward(x)
+        # expm1 of the clipped input: exact near 0 and no overflow warning for large x
+        return np.where(x > 0, x, self.alpha * np.expm1(np.minimum(x, 0)))
+
+    def _backward(self, dy, x):
+        return np.where(x > 0, dy, dy * (self.alpha * np.exp(np.minimum(x, 0))))
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+class SiLU(_Elementwise):
+    """x * sigmoid(x) (also called swish); finite for inputs of any magnitude."""
+
+    def forward(self, x):
+        s = sigmoid(self._check(x))
+        if is_grad_enabled():
+            self.save_for_backward(x, s)
+        return x * s
+
+    def _backward(self, dy, x, s):
+        # d/dx x s(x) = s (1 + x (1 - s))
+        return dy * (s * (1 + x * (1 - s)))
 
 
 def log_softmax(x: np.ndarray, axis: int) -> np.ndarray:

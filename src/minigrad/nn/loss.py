@@ -1,75 +1,46 @@
-"""CrossEntropyLoss and MSELoss with torch's reductions ("mean", "sum", "none").
+"""Classification losses with torch's semantics: CrossEntropyLoss (on logits), NLLLoss (on
+log-probabilities) and BCEWithLogitsLoss (binary, on logits).
 
-``loss = fn(output, target)`` returns a Python float ("mean", "sum") or the per-sample
-losses as an array ("none"); ``fn.backward(dy)`` returns dL/doutput for the latest call not
-yet matched (``dy`` a number, default 1, or for "none" an array of the losses' shape). The
-returned gradient is the caller's: the loss keeps no reference to it.
+Reductions and backward are ``ReducedLoss``'s (nn/loss_reduction.py). Class weights and
+``pos_weight`` are buffers named as in torch (so ``state_dict`` agrees and ``to(dtype)``
+casts them); they are cast to the input's dtype when used.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from minigrad.nn.activation import log_softmax
-from minigrad.nn.module import DEFAULT_DTYPE, Module, is_grad_enabled
+from minigrad.nn.loss_reduction import ReducedLoss, same_shape_target
+from minigrad.nn.module import DEFAULT_DTYPE, is_grad_enabled
 from minigrad.nn.validation import check_float_input, check_int, check_number, describe
 
-REDUCTIONS = ("mean", "sum", "none")
+
+def _float_buffer(values, loss: str, name: str, ndim: int | None = None) -> np.ndarray:
+    """``values`` as a float buffer (float64 stays, anything else becomes float32)."""
+    array = np.asarray(values)
+    if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)) \
+            or (ndim is not None and array.ndim != ndim):
+        shape = " 1-D" if ndim == 1 else ""
+        raise TypeError(f"{loss} {name} must be a{shape} real-valued array, got "
+                        f"{array.dtype} of shape {array.shape}")
+    dtype = array.dtype if array.dtype in (np.float32, np.float64) else DEFAULT_DTYPE
+    return array.astype(dtype)
 
 
-class _Loss(Module):
-    """Subclasses compute per-sample losses and their slopes, then call ``_reduce``."""
-
-    def __init__(self, reduction: str = "mean"):
-        super().__init__()
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"{type(self).__name__} reduction must be one of {REDUCTIONS}, "
-                             f"got {reduction!r}")
-        self.reduction = reduction
-
-    def _reduce(self, losses: np.ndarray, slope: np.ndarray | None, total: float):
-        """Reduces ``losses`` and saves dL/doutput (``slope``, d losses / d output; None
-        under ``no_grad``) for backward.
-
-        ``total`` divides the sum for "mean" (the sample count, or the summed class weights):
-        with a zero total the loss is NaN and the gradient zero, as torch.
-        """
-        if self.reduction == "none":
-            if slope is not None:
-                self.save_for_backward(slope, losses.shape)
-            return losses
-        if self.reduction == "sum":
-            scale = slope_scale = 1.0
-        elif total:
-            scale = slope_scale = 1.0 / float(total)
-        else:
-            scale, slope_scale = float("nan"), 0.0
-        if slope is not None:
-            self.save_for_backward(slope * slope.dtype.type(slope_scale), None)
-        return float(losses.sum()) * scale
-
-    def backward(self, dy=1.0) -> np.ndarray:
-        """dL/doutput of the latest call not yet matched, times the upstream gradient ``dy``
-        (a number; for reduction="none" an array shaped like the losses)."""
-        slope, loss_shape = self.pop_saved()
-        if loss_shape is None:
-            if isinstance(dy, bool) or not isinstance(dy, numbers.Real):
-                self._saved.append((slope, loss_shape))
-                raise TypeError(f"{describe(self)}: backward of a reduced loss takes a number, "
-                                f"got {type(dy).__name__}")
-            return slope if dy == 1.0 else slope * slope.dtype.type(dy)
-        if not isinstance(dy, np.ndarray) or dy.shape != loss_shape:
-            self._saved.append((slope, loss_shape))
-            got = dy.shape if isinstance(dy, np.ndarray) else type(dy).__name__
-            raise ValueError(f"{describe(self)} with reduction='none': backward needs dy of the "
-                             f"losses' shape {loss_shape}, got {got}")
-        dy = dy.astype(slope.dtype, copy=False)
-        return slope * dy.reshape(loss_shape + (1,) * (slope.ndim - dy.ndim))
+def _broadcast_to_input(loss, array: np.ndarray, name: str, shape: tuple, dtype) -> np.ndarray:
+    """``array`` in the input's dtype, refused unless it broadcasts to the input ``shape``."""
+    try:
+        fits = np.broadcast_shapes(array.shape, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{describe(loss)}: {name} of shape {array.shape} does not broadcast "
+                         f"to the input shape {shape}")
+    return array.astype(dtype, copy=False)
 
 
-class CrossEntropyLoss(_Loss):
+class CrossEntropyLoss(ReducedLoss):
     """Softmax cross-entropy on logits (N, C) and integer class targets (N,), as torch.
 
     Fused with log-softmax, so it stays finite for logits of +-1e4. Sample n's loss is
@@ -87,7 +58,8 @@ class CrossEntropyLoss(_Loss):
         if weight is None:
             self.weight = None
         else:
-            self.register_buffer("weight", _class_weights(weight))
+            weight = _float_buffer(weight, "CrossEntropyLoss", "weight", ndim=1)
+            self.register_buffer("weight", weight)
         self.ignore_index = check_int("CrossEntropyLoss", "ignore_index", ignore_index)
         self.label_smoothing = check_number("CrossEntropyLoss", "label_smoothing",
                                             label_smoothing, low=0.0, high=1.0)
@@ -115,7 +87,8 @@ class CrossEntropyLoss(_Loss):
             losses = (1 - eps) * losses + (eps / classes) * smooth
         slope = self._slope(log_probs, rows, target, kept, w_t, weight) \
             if is_grad_enabled() else None
-        return self._reduce(losses, slope, total=n if w_t is None else w_t.sum())
+        return self._reduce(losses, slope, total=n if w_t is None else w_t.sum(),
+                            class_axis=1)
 
     def _slope(self, log_probs, rows, target, kept, w_t, weight):
         """d losses[n] / d logits[n]: (1 - eps) w_t (p - onehot) + eps/C (sum(w) p - w)."""
@@ -167,25 +140,98 @@ class CrossEntropyLoss(_Loss):
         return f"label_smoothing={self.label_smoothing}" if self.label_smoothing else ""
 
 
-def _class_weights(weight) -> np.ndarray:
-    """A (C,) float array of class weights (float32 unless given as float64)."""
-    array = np.asarray(weight)
-    if array.ndim != 1 or not (np.issubdtype(array.dtype, np.floating)
-                               or np.issubdtype(array.dtype, np.integer)):
-        raise TypeError(f"CrossEntropyLoss weight must be a 1-D real-valued array of one "
-                        f"weight per class, got dtype {array.dtype} of shape {array.shape}")
-    return array.astype(array.dtype if array.dtype == np.float64 else DEFAULT_DTYPE)
+class NLLLoss(ReducedLoss):
+    """The negative log-likelihood of integer class targets under log-probabilities.
+
+    Shapes: input (N, C) or (N, C, d1, ...) (e.g. ``LogSoftmax(dim=1)`` output), target
+    (N,) or (N, d1, ...) of integers in [0, C) or equal to ``ignore_index``. Each element's
+    loss is ``-weight[t] * input[n, t]``; ignored targets contribute 0. "mean" divides the
+    sum by the summed weights of the non-ignored targets (their count without ``weight``),
+    exactly as torch; with every target ignored it is NaN and the gradient is 0.
+    """
+
+    def __init__(self, weight=None, *, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__(reduction)
+        if weight is None:
+            self.weight = None
+        else:
+            self.register_buffer("weight", _float_buffer(weight, "NLLLoss", "weight", ndim=1))
+        self.ignore_index = check_int("NLLLoss", "ignore_index", ignore_index)
+
+    def forward(self, log_probs: np.ndarray, target: np.ndarray):
+        check_float_input(self, log_probs, tuple(range(2, 9)), "(N, C) or (N, C, d1, ...)")
+        classes = log_probs.shape[1]
+        self._check_target(log_probs.shape, target)
+        weight = np.ones(classes, log_probs.dtype) if self.weight is None else \
+            self._class_weights(classes, log_probs.dtype)
+        # (N, C, d...) -> (M, C) rows, one per target element
+        rows = np.moveaxis(log_probs, 1, -1).reshape(-1, classes)
+        flat = target.reshape(-1)
+        ignored = flat == self.ignore_index
+        safe = np.where(ignored, 0, flat)
+        index = np.arange(flat.size)
+        picked_weight = np.where(ignored, 0, weight[safe]).astype(log_probs.dtype, copy=False)
+        losses = -rows[index, safe] * picked_weight
+        slope = np.zeros_like(rows)
+        slope[index, safe] = -picked_weight
+        slope = np.moveaxis(slope.reshape(target.shape + (classes,)), -1, 1)
+        return self._reduce(losses.reshape(target.shape), np.ascontiguousarray(slope),
+                            total=picked_weight.sum(), class_axis=1)
+
+    def _check_target(self, shape: tuple, target) -> None:
+        if not isinstance(target, np.ndarray) or not np.issubdtype(target.dtype, np.integer):
+            got = f"dtype {target.dtype}" if isinstance(target, np.ndarray) \
+                else type(target).__name__
+            raise TypeError(f"{describe(self)} expects integer class targets, got {got}")
+        expected = (shape[0],) + shape[2:]
+        if target.shape != expected:
+            raise ValueError(f"{describe(self)} expected targets of shape {expected} for input "
+                             f"of shape {shape}, got {target.shape}")
+        valid = target[target != self.ignore_index]
+        if valid.size and (valid.min() < 0 or valid.max() >= shape[1]):
+            raise ValueError(f"{describe(self)}: targets must lie in [0, {shape[1]}) or equal "
+                             f"ignore_index={self.ignore_index}, got values from {valid.min()} "
+                             f"to {valid.max()}")
+
+    def _class_weights(self, classes: int, dtype) -> np.ndarray:
+        if self.weight.shape != (classes,):
+            raise ValueError(f"{describe(self)}: weight of shape {self.weight.shape} does not "
+                             f"match the {classes} classes of the input")
+        return self.weight.astype(dtype, copy=False)
 
 
-class MSELoss(_Loss):
-    """Mean (or sum, or per element with "none") of squared differences."""
+class BCEWithLogitsLoss(ReducedLoss):
+    """Binary cross-entropy of targets in [0, 1] under sigmoid(logits), fused and stable.
 
-    def forward(self, output: np.ndarray, target: np.ndarray):
-        check_float_input(self, output, tuple(range(0, 9)), "an array")
-        target = np.asarray(target)
-        if target.shape != output.shape:
-            raise ValueError(f"{describe(self)}: output shape {output.shape} and target shape "
-                             f"{target.shape} differ")
-        diff = output - target.astype(output.dtype, copy=False)
-        slope = diff * output.dtype.type(2) if is_grad_enabled() else None
-        return self._reduce(np.square(diff), slope, total=diff.size)
+    Shapes: logits and target of any one shape. Per element:
+    ``-weight * (pos_weight * y * log s(x) + (1 - y) * log(1 - s(x)))``, computed as
+    ``weight * ((1 - y) x + (1 + (pos_weight - 1) y) * softplus(-x))`` with a softplus that
+    never overflows, so logits of +-1e4 give exact, finite losses and gradients. ``weight``
+    and ``pos_weight`` broadcast against the logits (``pos_weight`` (C,) weights the
+    positives of each class along the last axis).
+    """
+
+    def __init__(self, weight=None, *, reduction: str = "mean", pos_weight=None):
+        super().__init__(reduction)
+        for name, values in (("weight", weight), ("pos_weight", pos_weight)):
+            if values is None:
+                setattr(self, name, None)  # absent from state_dict, as torch's None buffers
+            else:
+                self.register_buffer(name, _float_buffer(values, "BCEWithLogitsLoss", name))
+
+    def forward(self, logits: np.ndarray, target: np.ndarray):
+        target = same_shape_target(self, logits, target)
+        shape, dtype = logits.shape, logits.dtype
+        # exp of a non-positive number never overflows: softplus(-x) = log(1 + exp(-x))
+        # = log1p(exp(-|x|)) + max(-x, 0), and sigmoid(-x) split by the sign of x
+        exp_neg = np.exp(-np.abs(logits))
+        softplus = np.log1p(exp_neg) + np.maximum(-logits, 0)
+        sigmoid_neg = np.where(logits >= 0, exp_neg / (1 + exp_neg), 1 / (1 + exp_neg))
+        log_weight = 1 if self.pos_weight is None else 1 + (
+            _broadcast_to_input(self, self.pos_weight, "pos_weight", shape, dtype) - 1) * target
+        losses = (1 - target) * logits + log_weight * softplus
+        slope = (1 - target) - log_weight * sigmoid_neg
+        if self.weight is not None:
+            weight = _broadcast_to_input(self, self.weight, "weight", shape, dtype)
+            losses, slope = losses * weight, slope * weight
+        return self._reduce(losses, slope)

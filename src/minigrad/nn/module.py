@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from minigrad.nn import state
 from minigrad.nn.grad_mode import current_call, in_call, is_grad_enabled, no_grad, outermost_call
 
 __all__ = ["DEFAULT_DTYPE", "FLOAT_DTYPES", "Module", "Parameter", "as_float_dtype",
@@ -352,23 +353,10 @@ class Module:
     def float(self) -> Module:
         return self.to(np.float32)
 
-    # -- state ------------------------------------------------------------------
-    def _state_targets(self) -> OrderedDict[str, tuple[Module, str, np.ndarray]]:
-        """key -> (module, name, array) of every parameter and buffer, in torch's key order:
-        a module registered under two names has its entries under both (as torch)."""
-        targets = OrderedDict()
-        for module_name, module in self.named_modules(remove_duplicate=False):
-            dot = f"{module_name}." if module_name else ""
-            for name, p in module._parameters.items():
-                targets[dot + name] = (module, name, p.data)
-            for name, b in module._buffers.items():
-                targets[dot + name] = (module, name, b)
-        return targets
-
+    # -- state (nn/state.py) -----------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Copies of every parameter and buffer, keyed as in torch (``"0.weight"``, ...)."""
-        return OrderedDict((key, np.array(array, copy=True))
-                           for key, (_, _, array) in self._state_targets().items())
+        return state.state_dict(self)
 
     def load_state_dict(self, state_dict: dict[str, np.ndarray]) -> None:
         """Copies ``state_dict`` into this module's parameters and buffers.
@@ -378,39 +366,7 @@ class Module:
         are cast to each parameter's dtype (as torch's ``copy_``); a non-numeric entry
         raises ``TypeError``, again before anything is changed.
         """
-        targets = self._state_targets()
-        missing = [k for k in targets if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in targets]
-        misshaped = [
-            f"{k}: expected {targets[k][2].shape}, got {np.shape(state_dict[k])}"
-            for k in targets
-            if k in state_dict and np.shape(state_dict[k]) != targets[k][2].shape
-        ]
-        if missing or unexpected or misshaped:
-            lines = [f"load_state_dict into {type(self).__name__} failed; nothing was changed."]
-            if missing:
-                lines.append("missing keys: " + ", ".join(missing))
-            if unexpected:
-                lines.append("unexpected keys: " + ", ".join(unexpected))
-            if misshaped:
-                lines.append("mis-shaped entries: " + "; ".join(misshaped))
-            raise KeyError("\n".join(lines))
-        # Convert every entry before assigning any, so an entry that cannot be converted
-        # (a string or object array, a complex value) leaves the module unchanged.
-        values = {}
-        for key, (_, _, current) in targets.items():
-            value = np.asarray(state_dict[key])
-            if value.dtype.kind not in "biuf":
-                raise TypeError(
-                    f"load_state_dict into {type(self).__name__} failed; nothing was changed. "
-                    f"entry {key!r} has dtype {value.dtype}, expected numbers for {current.dtype}"
-                )
-            values[key] = value.astype(current.dtype, copy=True)
-        for key, (module, name, current) in targets.items():
-            if name in module._parameters:
-                module._parameters[name].data[...] = values[key]
-            else:
-                module._buffers[name] = values[key].reshape(current.shape)
+        state.load_state_dict(self, state_dict)
 
     # -- repr -------------------------------------------------------------------
     def extra_repr(self) -> str:

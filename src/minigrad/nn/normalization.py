@@ -1,6 +1,15 @@
-"""BatchNorm1d and BatchNorm2d with torch's running-statistics semantics."""
+"""Normalisation layers: BatchNorm1d/2d (batch statistics, with torch's running-statistics
+semantics), LayerNorm and GroupNorm (per-sample statistics, the same in train and eval).
+
+Each normalises with the biased variance over its axes, ``x_hat = (x - mean) / sqrt(var +
+eps)``, then applies a per-channel (BatchNorm, GroupNorm) or per-element (LayerNorm) affine
+map: ``y = weight * x_hat + bias``.
+"""
 
 from __future__ import annotations
+
+import math
+import numbers
 
 import numpy as np
 
@@ -19,7 +28,52 @@ from minigrad.nn.validation import (
 )
 
 
-class _BatchNorm(Module):
+class _Normalization(Module):
+    """The affine map's parameters: weight (ones) and bias (zeros) of one shape, either or
+    both absent; ``_affine_backward`` adds their gradients and returns dL/dx_hat."""
+
+    def _init_affine(self, shape, dtype, affine: bool, bias: bool) -> None:
+        dt = as_float_dtype(dtype)
+        self.weight = Parameter(np.ones(shape, dt)) if affine else None
+        self.bias = Parameter(np.zeros(shape, dt)) if affine and bias else None
+
+    def reset_parameters(self, generator=None) -> _Normalization:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+        return self
+
+    def _affine_backward(self, dy: np.ndarray, x_hat: np.ndarray, axes: tuple[int, ...],
+                         view: tuple[int, ...]) -> np.ndarray:
+        """Adds dL/dweight, dL/dbias (summed over ``axes``); returns dL/dx_hat, the
+        parameters broadcast to the input through ``view``."""
+        if self.bias is not None:
+            self.bias.grad += dy.sum(axis=axes)
+        if self.weight is None:
+            return dy
+        self.weight.grad += (dy * x_hat).sum(axis=axes)
+        return dy * self.weight.data.reshape(view)
+
+
+def _normalise(x: np.ndarray, axes: tuple[int, ...], eps: float):
+    """Returns (x_hat, 1 / std) with the statistics over ``axes`` (kept as size-1 dims)."""
+    mean = x.mean(axis=axes, keepdims=True)
+    centred = x - mean
+    var = np.square(centred).mean(axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(var + eps)
+    return centred * inv_std, inv_std
+
+
+def _normalise_backward(dx_hat: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray,
+                        axes: tuple[int, ...]) -> np.ndarray:
+    """dL/dx from dL/dx_hat: (g - mean(g) - x_hat * mean(g * x_hat)) / std over ``axes``."""
+    mean_grad = dx_hat.mean(axis=axes, keepdims=True)
+    mean_projection = (dx_hat * x_hat).mean(axis=axes, keepdims=True)
+    return (dx_hat - mean_grad - x_hat * mean_projection) * inv_std
+
+
+class _BatchNorm(_Normalization):
     """Normalises each channel over the batch (and spatial) axes.
 
     Training: uses the batch mean and biased variance, and updates
@@ -43,20 +97,15 @@ class _BatchNorm(Module):
                                                                    low=0.0, high=1.0)
         self.affine = check_bool(name, "affine", affine)
         self.track_running_stats = check_bool(name, "track_running_stats", track_running_stats)
-        with_bias = self.affine and check_bool(name, "bias", bias)
+        self._init_affine(num_features, dtype, self.affine, check_bool(name, "bias", bias))
         dt = as_float_dtype(dtype)
-        self.weight = Parameter(np.ones(num_features, dtype=dt)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, dtype=dt)) if with_bias else None
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype=dt))
             self.register_buffer("running_var", np.ones(num_features, dtype=dt))
             self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
 
     def reset_parameters(self, generator=None) -> _BatchNorm:
-        if self.affine:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        super().reset_parameters(generator)
         if self.track_running_stats:
             self.running_mean[...] = 0
             self.running_var[...] = 1
@@ -160,18 +209,10 @@ class _BatchNorm(Module):
         check_grad_shape(self, dy, x_hat.shape, saved)
         if use_batch_stats and x_hat.ndim > 2:
             return self._backward_planes(dy, x_hat, inv_std)
-        if self.affine:
-            self.weight.grad += (dy * x_hat).sum(axis=axes)
-            if self.bias is not None:
-                self.bias.grad += dy.sum(axis=axes)
-            dx_hat = dy * self.weight.data.reshape(view)
-        else:
-            dx_hat = dy
+        dx_hat = self._affine_backward(dy, x_hat, axes, view)
         if not use_batch_stats:
             return dx_hat * inv_std.reshape(view)
-        mean_dx_hat = dx_hat.mean(axis=axes).reshape(view)
-        mean_dx_hat_x_hat = (dx_hat * x_hat).mean(axis=axes).reshape(view)
-        return (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat) * inv_std.reshape(view)
+        return _normalise_backward(dx_hat, x_hat, inv_std.reshape(view), axes)
 
     def _backward_planes(self, dy, x_hat, inv_std):
         """Batch-statistics backward of (N, C, L) data or channels-last rows in two passes
@@ -219,3 +260,114 @@ class BatchNorm2d(_BatchNorm):
 
     _ndims = (4,)
     _shape_text = "(N, {C}, H, W)"
+
+
+class LayerNorm(_Normalization):
+    """Normalises over the last ``len(normalized_shape)`` dims of each sample, as torch.
+
+    Shapes: x (*, *normalized_shape) -> y of the same shape; weight and bias
+    ``normalized_shape`` (weight 1, bias 0 initially), absent when ``elementwise_affine`` is
+    False; ``bias=False`` drops only the bias (torch 2.x).
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, *, dtype=DEFAULT_DTYPE):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) \
+            else normalized_shape
+        if (isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__") or not shape
+                or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool)
+                           and n >= 1 for n in shape)):
+            raise ValueError("LayerNorm normalized_shape must be a positive int or a non-empty "
+                             f"sequence of positive ints, got {normalized_shape!r}")
+        self.normalized_shape = tuple(int(n) for n in shape)
+        self.eps = check_number("LayerNorm", "eps", eps, low=0.0)
+        self.elementwise_affine = check_bool("LayerNorm", "elementwise_affine",
+                                             elementwise_affine)
+        self._init_affine(self.normalized_shape, dtype, self.elementwise_affine,
+                          check_bool("LayerNorm", "bias", bias))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        k = len(self.normalized_shape)
+        expected = "(*, " + ", ".join(map(str, self.normalized_shape)) + ")"
+        check_float_input(self, x, tuple(range(k, 9)), expected)
+        if x.shape[x.ndim - k:] != self.normalized_shape:
+            raise ValueError(f"{describe(self)} expected input of shape {expected}, "
+                             f"got input of shape {x.shape}")
+        if self.weight is not None:
+            check_dtype_matches(self, x, self.weight.data.dtype)
+        axes = tuple(range(x.ndim - k, x.ndim))
+        x_hat, inv_std = _normalise(x, axes, self.eps)
+        self.save_for_backward(x_hat, inv_std)
+        y = x_hat if self.weight is None else x_hat * self.weight.data
+        return y if self.bias is None else y + self.bias.data
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x_hat, inv_std = self.pop_saved()
+        check_grad_shape(self, dy, x_hat.shape)
+        k = len(self.normalized_shape)
+        batch_axes = tuple(range(x_hat.ndim - k))
+        dx_hat = self._affine_backward(dy, x_hat, batch_axes, self.normalized_shape)
+        axes = tuple(range(x_hat.ndim - k, x_hat.ndim))
+        return _normalise_backward(dx_hat, x_hat, inv_std, axes)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
+
+
+class GroupNorm(_Normalization):
+    """Splits the C channels into ``num_groups`` groups and normalises each group of each
+    sample over its channels and spatial positions, as torch.
+
+    Shapes: x (N, C, *) -> y of the same shape; weight and bias (C,) (weight 1, bias 0
+    initially), absent when ``affine`` is False; ``bias=False`` drops only the bias.
+    ``GroupNorm(1, C)`` normalises each sample over (C, *); ``GroupNorm(C, C)`` each channel.
+    """
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
+                 affine: bool = True, *, bias: bool = True, dtype=DEFAULT_DTYPE):
+        super().__init__()
+        self.num_groups = check_int("GroupNorm", "num_groups", num_groups, minimum=1)
+        self.num_channels = check_int("GroupNorm", "num_channels", num_channels, minimum=1)
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"GroupNorm num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.eps = check_number("GroupNorm", "eps", eps, low=0.0)
+        self.affine = check_bool("GroupNorm", "affine", affine)
+        self._init_affine(self.num_channels, dtype, self.affine,
+                          check_bool("GroupNorm", "bias", bias))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        expected = f"(N, {self.num_channels}, *)"
+        check_float_input(self, x, tuple(range(2, 9)), expected)
+        if x.shape[1] != self.num_channels:
+            raise ValueError(f"{describe(self)} expected input of shape {expected}, "
+                             f"got input of shape {x.shape}")
+        if self.weight is not None:
+            check_dtype_matches(self, x, self.weight.data.dtype)
+        # (N, C, *) -> (N, G, C/G * prod(*)): each row of a sample is one group
+        grouped = x.reshape(self._grouped_shape(x.shape))
+        x_hat, inv_std = _normalise(grouped, (2,), self.eps)
+        x_hat = x_hat.reshape(x.shape)
+        self.save_for_backward(x_hat, inv_std)
+        view = (1, -1) + (1,) * (x.ndim - 2)
+        y = x_hat if self.weight is None else x_hat * self.weight.data.reshape(view)
+        return y if self.bias is None else y + self.bias.data.reshape(view)
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        x_hat, inv_std = self.pop_saved()
+        check_grad_shape(self, dy, x_hat.shape)
+        axes = (0,) + tuple(range(2, dy.ndim))
+        dx_hat = self._affine_backward(dy, x_hat, axes, (1, -1) + (1,) * (dy.ndim - 2))
+        grouped = self._grouped_shape(dy.shape)
+        dx = _normalise_backward(dx_hat.reshape(grouped), x_hat.reshape(grouped), inv_std, (2,))
+        return dx.reshape(dy.shape)
+
+    def _grouped_shape(self, shape: tuple[int, ...]) -> tuple[int, int, int]:
+        # explicit sizes (not -1): an empty batch must reshape too
+        return shape[0], self.num_groups, math.prod(shape[1:]) // self.num_groups
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+                f"affine={self.affine}, bias={self.bias is not None}")

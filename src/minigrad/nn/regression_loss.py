@@ -1,4 +1,4 @@
-"""L1Loss, SmoothL1Loss and HuberLoss: elementwise losses of ``d = output - target``.
+"""MSELoss, L1Loss, SmoothL1Loss and HuberLoss: elementwise losses of ``d = output - target``.
 
 ``loss = fn(output, target)`` (same shapes) returns a float for ``reduction="mean"`` (over
 all elements) or ``"sum"``, or the per-element losses for ``"none"``; ``fn.backward(dy=1)``
@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from minigrad.nn.loss_reduction import ReducedLoss, same_shape_target
+from minigrad.nn.module import is_grad_enabled
 
 
 def _threshold(value, loss: str, name: str, allow_zero: bool) -> float:
@@ -20,6 +21,15 @@ def _threshold(value, loss: str, name: str, allow_zero: bool) -> float:
         bound = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{loss} {name} must be a {bound} number, got {value!r}")
     return float(value)
+
+
+class MSELoss(ReducedLoss):
+    """d^2: the mean (or sum, or per element with "none") of squared differences."""
+
+    def forward(self, output: np.ndarray, target: np.ndarray):
+        difference = output - same_shape_target(self, output, target)
+        slope = difference * output.dtype.type(2) if is_grad_enabled() else None
+        return self._reduce(np.square(difference), slope)
 
 
 class L1Loss(ReducedLoss):
