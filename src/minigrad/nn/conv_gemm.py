@@ -11,8 +11,11 @@ from the thread's workspace (``minigrad.nn.workspace``) and are recomputed in ba
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
+from minigrad import parallel
 from minigrad.kernels import im2col_channels_last as kernels
 from minigrad.nn import workspace
 
@@ -33,41 +36,56 @@ def _weight_rows(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(weight.transpose(0, 2, 3, 1)).reshape(weight.shape[0], -1)
 
 
-def _columns(x, geometry, out_size, buffer):
-    """The column matrix of the samples ``x`` (n_c, H, W, C) in ``buffer``."""
-    kernel_size, stride, padding = geometry
-    if is_pointwise(*geometry):
-        return x.reshape(-1, x.shape[3])
-    cols = buffer[:x.shape[0] * out_size[0] * out_size[1]]
-    kernels.im2col(x, *kernel_size, *stride, *padding, *out_size, cols)
-    return cols
-
-
-def _buffers(x, geometry, out_size, chunk, count):
-    """``count`` (chunk*L, kh*kw*C) arrays from the workspace (none for a 1x1)."""
-    if is_pointwise(*geometry):
-        return [None] * count
-    rows = min(chunk, x.shape[0]) * out_size[0] * out_size[1]
+def _columns(x, geometry, out_size, count=1):
+    """The column matrix of the samples ``x`` (n_c, H, W, C) in this thread's workspace
+    (the input itself for a 1x1), and ``count - 1`` more arrays of its shape there."""
+    rows = x.shape[0] * out_size[0] * out_size[1]
     width = x.shape[3] * geometry[0][0] * geometry[0][1]
     nbytes = rows * width * x.itemsize
-    carver = workspace.carver(count * workspace.padded(nbytes))
-    return [carver.take(nbytes).view(x.dtype).reshape(rows, width) for _ in range(count)]
+    pointwise = is_pointwise(*geometry)
+    taken = count - 1 if pointwise else count
+    carver = workspace.carver(taken * workspace.padded(nbytes))
+    arrays = [carver.take(nbytes).view(x.dtype).reshape(rows, width) for _ in range(taken)]
+    if pointwise:
+        return [x.reshape(-1, x.shape[3])] + arrays
+    kernel_size, stride, padding = geometry
+    kernels.im2col(x, *kernel_size, *stride, *padding, *out_size, arrays[0])
+    return arrays
+
+
+def _forward_range(x, weight_rows, bias, geometry, out_size, y, a, b):
+    (cols,) = _columns(x[a:b], geometry, out_size)
+    area = out_size[0] * out_size[1]
+    y_range = np.matmul(cols, weight_rows.T, out=y[a * area:b * area])  # (n_c*L, O)
+    if bias is not None:
+        y_range += bias
 
 
 def forward(x, weight, bias, geometry, chunk, out_size):
     """y (N, OH, OW, O) of ``x`` (N, H, W, C), channels-last; ``geometry`` is
-    (kernel_size, stride, padding); ``bias`` (O,) or None."""
+    (kernel_size, stride, padding); ``bias`` (O,) or None. Each chunk is split over the
+    threads by samples."""
     n, area = x.shape[0], out_size[0] * out_size[1]
     weight_rows = _weight_rows(weight)
     y = np.empty((n * area, weight.shape[0]), dtype=x.dtype)
-    (buffer,) = _buffers(x, geometry, out_size, chunk, 1)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        cols = _columns(x[start:stop], geometry, out_size, buffer)
-        np.matmul(cols, weight_rows.T, out=y[start * area:stop * area])  # (n_c*L, O)
-    if bias is not None:
-        y += bias
+        parallel.split(partial(_forward_range, x[start:stop], weight_rows, bias, geometry,
+                               out_size, y[start * area:stop * area]), stop - start)
     return y.reshape((n,) + tuple(out_size) + (weight.shape[0],))
+
+
+def _backward_range(x, dy_rows, weight_rows, geometry, out_size, dx, a, b):
+    """Samples a:b: writes their input gradient, returns their share of dL/dweight rows."""
+    area = out_size[0] * out_size[1]
+    cols, dcols = _columns(x[a:b], geometry, out_size, count=2)
+    dy_range = dy_rows[a * area:b * area]
+    if is_pointwise(*geometry):
+        np.matmul(dy_range, weight_rows, out=dx[a:b].reshape(-1, x.shape[3]))
+    else:
+        np.matmul(dy_range, weight_rows, out=dcols)
+        kernels.col2im(dcols, *geometry[0], *geometry[1], *geometry[2], *out_size, dx[a:b])
+    return dy_range.T @ cols  # (O, n_c*L) @ (n_c*L, K)
 
 
 def backward(x, dy, weight, geometry, chunk, dweight):
@@ -79,17 +97,10 @@ def backward(x, dy, weight, geometry, chunk, dweight):
     dy_rows = dy.reshape(n * area, -1)
     dweight_rows = np.zeros_like(weight_rows)
     dx = np.empty_like(x)
-    cols_buffer, dcols_buffer = _buffers(x, geometry, out_size, chunk, 2)
     for start in range(0, n, chunk):
         stop = min(start + chunk, n)
-        cols = _columns(x[start:stop], geometry, out_size, cols_buffer)
-        dy_chunk = dy_rows[start * area:stop * area]
-        dweight_rows += dy_chunk.T @ cols  # (O, n_c*L) @ (n_c*L, K)
-        if is_pointwise(*geometry):
-            np.matmul(dy_chunk, weight_rows, out=dx[start:stop].reshape(-1, x.shape[3]))
-            continue
-        dcols = np.matmul(dy_chunk, weight_rows, out=dcols_buffer[:cols.shape[0]])
-        kernels.col2im(dcols, *geometry[0], *geometry[1], *geometry[2], *out_size,
-                       dx[start:stop])
+        dweight_rows += sum(parallel.split(partial(
+            _backward_range, x[start:stop], dy_rows[start * area:stop * area], weight_rows,
+            geometry, out_size, dx[start:stop]), stop - start))
     dweight += dweight_rows.reshape(weight.shape[0], *geometry[0], -1).transpose(0, 3, 1, 2)
     return dx

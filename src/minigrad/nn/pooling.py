@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad import parallel
 from minigrad.kernels import pooling as kernels
 from minigrad.kernels import pooling_channels_last as channels_last
 from minigrad.nn import layout
@@ -68,8 +69,9 @@ class MaxPool2d(_Pool2d):
         n, channels, oh, ow = out_shape
         y = np.empty((n, oh, ow, channels), dtype=x.dtype)
         argmax = np.empty((n, oh, ow, channels), dtype=np.int32)
-        channels_last.max_pool_forward(layout.to_channels_last(x), *self._window_args(), y,
-                                       argmax)
+        x_last, window = layout.to_channels_last(x), self._window_args()
+        parallel.split(lambda a, b: channels_last.max_pool_forward(
+            x_last[a:b], *window, y[a:b], argmax[a:b]), n)
         self.save_for_backward(x.shape, x.dtype, argmax, True)
         return layout.from_channels_last(y)
 
@@ -79,8 +81,9 @@ class MaxPool2d(_Pool2d):
             n, oh, ow, channels = argmax.shape
             check_grad_shape(self, dy, (n, channels, oh, ow), saved)
             dx = np.empty((shape[0], shape[2], shape[3], shape[1]), dtype=dtype)
-            channels_last.max_pool_backward(layout.to_channels_last(dy), argmax,
-                                            *self._window_args(), dx)
+            dy_last, window = layout.to_channels_last(dy), self._window_args()
+            parallel.split(lambda a, b: channels_last.max_pool_backward(
+                dy_last[a:b], argmax[a:b], *window, dx[a:b]), n)
             return layout.from_channels_last(dx)
         check_grad_shape(self, dy, argmax.shape, saved)
         dx = np.zeros(shape, dtype=dtype)
