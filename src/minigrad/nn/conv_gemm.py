@@ -11,6 +11,7 @@ from the thread's workspace (``minigrad.nn.workspace``) and are recomputed in ba
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
@@ -36,6 +37,7 @@ def _weight_rows(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(weight.transpose(0, 2, 3, 1)).reshape(weight.shape[0], -1)
 
 
+@contextmanager
 def _columns(x, geometry, out_size, count=1):
     """The column matrix of the samples ``x`` (n_c, H, W, C) in this thread's workspace
     (the input itself for a 1x1), and ``count - 1`` more arrays of its shape there."""
@@ -44,19 +46,20 @@ def _columns(x, geometry, out_size, count=1):
     nbytes = rows * width * x.itemsize
     pointwise = is_pointwise(*geometry)
     taken = count - 1 if pointwise else count
-    carver = workspace.carver(taken * workspace.padded(nbytes))
-    arrays = [carver.take(nbytes).view(x.dtype).reshape(rows, width) for _ in range(taken)]
-    if pointwise:
-        return [x.reshape(-1, x.shape[3])] + arrays
-    kernel_size, stride, padding = geometry
-    kernels.im2col(x, *kernel_size, *stride, *padding, *out_size, arrays[0])
-    return arrays
+    with workspace.reserve(taken * workspace.padded(nbytes)) as carver:
+        arrays = [carver.take(nbytes).view(x.dtype).reshape(rows, width) for _ in range(taken)]
+        if pointwise:
+            yield [x.reshape(-1, x.shape[3])] + arrays
+            return
+        kernel_size, stride, padding = geometry
+        kernels.im2col(x, *kernel_size, *stride, *padding, *out_size, arrays[0])
+        yield arrays
 
 
 def _forward_range(x, weight_rows, bias, geometry, out_size, y, a, b):
-    (cols,) = _columns(x[a:b], geometry, out_size)
     area = out_size[0] * out_size[1]
-    y_range = np.matmul(cols, weight_rows.T, out=y[a * area:b * area])  # (n_c*L, O)
+    with _columns(x[a:b], geometry, out_size) as (cols,):
+        y_range = np.matmul(cols, weight_rows.T, out=y[a * area:b * area])  # (n_c*L, O)
     if bias is not None:
         y_range += bias
 
@@ -78,14 +81,15 @@ def forward(x, weight, bias, geometry, chunk, out_size):
 def _backward_range(x, dy_rows, weight_rows, geometry, out_size, dx, a, b):
     """Samples a:b: writes their input gradient, returns their share of dL/dweight rows."""
     area = out_size[0] * out_size[1]
-    cols, dcols = _columns(x[a:b], geometry, out_size, count=2)
     dy_range = dy_rows[a * area:b * area]
-    if is_pointwise(*geometry):
-        np.matmul(dy_range, weight_rows, out=dx[a:b].reshape(-1, x.shape[3]))
-    else:
-        np.matmul(dy_range, weight_rows, out=dcols)
-        kernels.col2im(dcols, *geometry[0], *geometry[1], *geometry[2], *out_size, dx[a:b])
-    return dy_range.T @ cols  # (O, n_c*L) @ (n_c*L, K)
+    with _columns(x[a:b], geometry, out_size, count=2) as (cols, dcols):
+        if is_pointwise(*geometry):
+            np.matmul(dy_range, weight_rows, out=dx[a:b].reshape(-1, x.shape[3]))
+        else:
+            np.matmul(dy_range, weight_rows, out=dcols)
+            kernels.col2im(dcols, *geometry[0], *geometry[1], *geometry[2], *out_size,
+                           dx[a:b])
+        return dy_range.T @ cols  # (O, n_c*L) @ (n_c*L, K)
 
 
 def backward(x, dy, weight, geometry, chunk, dweight):

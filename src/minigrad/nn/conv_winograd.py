@@ -26,9 +26,9 @@ POSITIONS = 36  # (TILE + 2) ** 2 products per tile and channel pair
 # Offset of the 36 transformed planes from a 4 KiB multiple (see _planes)
 PLANE_SKEW_BYTES = 256
 # The weight gradient in the Winograd domain is computed for blocks of output channels of
-# at most this size, each turned into its share of dL/dweight at once: for a 512x512
-# layer the whole of it would be 36 MiB on top of the 36 MiB of transformed weights.
-WEIGHT_GRAD_BLOCK_BYTES = 8 * 2**20
+# at most this size per thread, each turned into its part of dL/dweight at once: for a
+# 512x512 layer the whole of it would be 36 MiB on top of the 36 MiB of transformed weights.
+WEIGHT_GRAD_BLOCK_BYTES = 4 * 2**20
 # Weight transform G of F(4x4, 3x3): u = G g G^T turns a 3x3 kernel into a 6x6 tile.
 G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
               [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])
@@ -55,13 +55,17 @@ def _weight_grad_block(in_channels: int, out_channels: int, itemsize: int) -> in
     return max(1, min(out_channels, WEIGHT_GRAD_BLOCK_BYTES // per_channel))
 
 
+def _weights_bytes(weight: np.ndarray) -> int:
+    return workspace.padded(POSITIONS * weight.size // 9 * weight.itemsize)
+
+
 def fixed_bytes(in_channels: int, out_channels: int, itemsize: int) -> int:
     """Scratch of either pass that does not grow with the batch: the transformed weights
-    and one block of their gradient."""
+    and one block of their gradient per thread."""
     block = _weight_grad_block(in_channels, out_channels, itemsize)
     weights = POSITIONS * in_channels * out_channels * itemsize
-    return workspace.padded(weights) + workspace.padded(POSITIONS * block * in_channels *
-                                                        itemsize)
+    return workspace.padded(weights) + parallel.thread_count() * workspace.padded(
+        POSITIONS * block * in_channels * itemsize)
 
 
 def chunk_bytes(in_channels: int, out_channels: int, out_size, chunk: int,
@@ -98,11 +102,10 @@ def weight_transform(weight: np.ndarray, carver: workspace.Carver | None = None)
     return u.reshape(POSITIONS, out_channels, in_channels).transpose(0, 2, 1)
 
 
-def weight_transform_adjoint(du: np.ndarray, positions: slice = slice(None)) -> np.ndarray:
-    """(P, O, C) -> (O, C, 3, 3): G^T du G, the gradient of ``weight_transform``, for the
-    tile positions ``positions`` of du (all 36 by default)."""
+def weight_transform_adjoint(du: np.ndarray) -> np.ndarray:
+    """(36, O, C) -> (O, C, 3, 3): G^T du G, the gradient of ``weight_transform``."""
     out_channels, in_channels = du.shape[1:]
-    dg = du.reshape(du.shape[0], -1).T @ GG[positions].astype(du.dtype)  # (O*C, 9)
+    dg = du.reshape(POSITIONS, -1).T @ GG.astype(du.dtype)  # (O*C, 9)
     return dg.reshape(out_channels, in_channels, 3, 3)
 
 
@@ -133,20 +136,19 @@ def forward(x, weight, bias, padding, chunk, out_size):
     n, in_channels, out_channels = x.shape[0], x.shape[3], weight.shape[0]
     tiles = tile_count(*out_size)
     columns = min(chunk, n) * tiles[0] * tiles[1]
-    carver = workspace.carver(fixed_bytes(in_channels, out_channels, x.itemsize) +
-                              chunk_bytes(in_channels, out_channels, out_size,
-                                          min(chunk, n), x.itemsize))
-    u = weight_transform(weight, carver)
-    v_buffer = _planes(carver, columns, in_channels, x.dtype)
-    m_buffer = _planes(carver, columns, out_channels, x.dtype)
     y = np.empty((n,) + tuple(out_size) + (out_channels,), dtype=x.dtype)
-    for start in range(0, n, chunk):
-        xc, yc = x[start:start + chunk], y[start:start + chunk]
-        v = v_buffer[:, :len(xc) * tiles[0] * tiles[1]]
-        m = m_buffer[:, :v.shape[1]]
-        parallel.split(partial(_input_range, xc, padding, tiles, v), len(xc))
-        parallel.split(partial(_products_range, v, u, m), POSITIONS)
-        parallel.split(partial(_output_range, m, bias, tiles, yc), len(xc))
+    with workspace.reserve(_weights_bytes(weight) + chunk_bytes(
+            in_channels, out_channels, out_size, min(chunk, n), x.itemsize)) as carver:
+        u = weight_transform(weight, carver)
+        v_buffer = _planes(carver, columns, in_channels, x.dtype)
+        m_buffer = _planes(carver, columns, out_channels, x.dtype)
+        for start in range(0, n, chunk):
+            xc, yc = x[start:start + chunk], y[start:start + chunk]
+            v = v_buffer[:, :len(xc) * tiles[0] * tiles[1]]
+            m = m_buffer[:, :v.shape[1]]
+            parallel.split(partial(_input_range, xc, padding, tiles, v), len(xc))
+            parallel.split(partial(_products_range, v, u, m), POSITIONS)
+            parallel.split(partial(_output_range, m, bias, tiles, yc), len(xc))
     return y
 
 
@@ -161,19 +163,24 @@ def _gradient_transforms_range(x, dy, padding, tiles, v, dm, a, b):
     return bias_sum
 
 
-def _gradient_products_range(v, dm, u_t, du_buffer, a, b):
-    """Both gradients' GEMMs at the tile positions a:b: returns their share of dL/dweight
-    (O, C, 3, 3); the transformed input gradient replaces v there (v is spent)."""
-    out_channels, block = dm.shape[2], du_buffer.shape[1]
-    dweight = np.empty((out_channels, v.shape[2], 3, 3), dtype=v.dtype)
-    for first in range(0, out_channels, block):
-        last = min(first + block, out_channels)
-        # (e, o_b, n_c*T) @ (e, n_c*T, C)
-        du = np.matmul(dm[a:b, :, first:last].transpose(0, 2, 1), v[a:b],
-                       out=du_buffer[a:b, :last - first])
-        dweight[first:last] = weight_transform_adjoint(du, slice(a, b))
-    np.matmul(dm[a:b], u_t[a:b], out=v[a:b])  # (e, n_c*T, O) @ (e, O, C)
-    return dweight
+def _weight_gradient_range(v, dm, dweight, a, b):
+    """Adds dL/dweight of the output channels a:b into ``dweight``, in blocks whose
+    Winograd-domain gradient lives in this thread's workspace."""
+    in_channels, itemsize = v.shape[2], v.itemsize
+    block = _weight_grad_block(in_channels, dm.shape[2], itemsize)
+    nbytes = POSITIONS * block * in_channels * itemsize
+    with workspace.reserve(nbytes) as carver:
+        buffer = carver.take(nbytes).view(v.dtype).reshape(POSITIONS, block, in_channels)
+        for first in range(a, b, block):
+            last = min(first + block, b)
+            # (36, o_b, n_c*T) @ (36, n_c*T, C)
+            du = np.matmul(dm[:, :, first:last].transpose(0, 2, 1), v,
+                           out=buffer[:, :last - first])
+            dweight[first:last] += weight_transform_adjoint(du)
+
+
+def _input_products_range(v, dm, u_t, a, b):
+    np.matmul(dm[a:b], u_t[a:b], out=v[a:b])  # (e, n_c*T, O) @ (e, O, C); v is spent
 
 
 def _input_gradient_range(dv, padding, tiles, dx, a, b):
@@ -187,33 +194,33 @@ def backward(x, dy, weight, padding, chunk, dweight, dbias):
     ``dbias`` (O,) unless None; returns the input gradient (N, H, W, C).
 
     ``x`` (N, H, W, C) and ``dy`` (N, OH, OW, O) are channels-last. Each chunk: both
-    transforms split over the threads by samples, the GEMMs of both gradients by tile
+    transforms split over the threads by samples, the weight gradient's GEMMs by output
+    channels (each range writes its own rows of dL/dweight), the input gradient's by tile
     position, the adjoint input transform by samples.
     """
     n, in_channels, out_channels = x.shape[0], x.shape[3], dy.shape[3]
     tiles = tile_count(*dy.shape[1:3])
     columns = min(chunk, n) * tiles[0] * tiles[1]
-    carver = workspace.carver(fixed_bytes(in_channels, out_channels, x.itemsize) +
-                              chunk_bytes(in_channels, out_channels, dy.shape[1:3],
-                                          min(chunk, n), x.itemsize))
-    u_t = weight_transform(weight, carver).transpose(0, 2, 1)  # (36, O, C)
-    block = _weight_grad_block(in_channels, out_channels, x.itemsize)
-    du_buffer = carver.take(POSITIONS * block * in_channels * x.itemsize).view(
-        x.dtype).reshape(POSITIONS, block, in_channels)
-    v_buffer = _planes(carver, columns, in_channels, x.dtype)
-    m_buffer = _planes(carver, columns, out_channels, x.dtype)
     bias_sum = np.zeros(out_channels, np.float64)
     dx = np.empty_like(x)
-    for start in range(0, n, chunk):
-        xc, dyc = x[start:start + chunk], dy[start:start + chunk]
-        v = v_buffer[:, :len(xc) * tiles[0] * tiles[1]]
-        dm = m_buffer[:, :v.shape[1]]
-        bias_sum += sum(parallel.split(partial(_gradient_transforms_range, xc, dyc, padding,
-                                               tiles, v, dm), len(xc)))
-        dweight += sum(parallel.split(partial(_gradient_products_range, v, dm, u_t,
-                                              du_buffer), POSITIONS))
-        parallel.split(partial(_input_gradient_range, v, padding, tiles,
-                               dx[start:start + chunk]), len(xc))
+    block = _weight_grad_block(in_channels, out_channels, x.itemsize)
+    # spare: the weight-gradient block of the split's range that runs in this thread
+    with workspace.reserve(_weights_bytes(weight) + chunk_bytes(
+            in_channels, out_channels, dy.shape[1:3], min(chunk, n), x.itemsize),
+            spare=workspace.padded(POSITIONS * block * in_channels * x.itemsize)) as carver:
+        u_t = weight_transform(weight, carver).transpose(0, 2, 1)  # (36, O, C)
+        v_buffer = _planes(carver, columns, in_channels, x.dtype)
+        m_buffer = _planes(carver, columns, out_channels, x.dtype)
+        for start in range(0, n, chunk):
+            xc, dyc = x[start:start + chunk], dy[start:start + chunk]
+            v = v_buffer[:, :len(xc) * tiles[0] * tiles[1]]
+            dm = m_buffer[:, :v.shape[1]]
+            bias_sum += sum(parallel.split(partial(_gradient_transforms_range, xc, dyc,
+                                                   padding, tiles, v, dm), len(xc)))
+            parallel.split(partial(_weight_gradient_range, v, dm, dweight), out_channels)
+            parallel.split(partial(_input_products_range, v, dm, u_t), POSITIONS)
+            parallel.split(partial(_input_gradient_range, v, padding, tiles,
+                                   dx[start:start + chunk]), len(xc))
     if dbias is not None:
         dbias += bias_sum.astype(dbias.dtype)
     return dx
