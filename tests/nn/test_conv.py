@@ -81,15 +81,26 @@ def test_conv2d_chunked_winograd_matches_torch(train, dtype):
     assert_torch_parity(conv, torch_twin(case), random_input(case[-1]), dtype, train=train)
 
 
-def test_conv2d_winograd_keeps_only_its_input_for_backward():
-    """The transformed tiles live in the reused workspace during a call: a forward keeps
-    nothing bigger than its input (channels-last) for backward."""
+def test_conv2d_winograd_keeps_transformed_tiles_only_for_a_single_training_chunk():
+    """Training keeps the transformed weights, and the transformed input when the batch is
+    one chunk, for backward; eval mode and no_grad keep neither (backward recomputes)."""
+    import minigrad
+
     conv = nn.Conv2d(4, 4, 3, padding=1, algorithm="winograd").double()
     x = random_input((2, 4, 6, 6))
     conv(x)
-    (_, shape, x_last, tiles), = conv._saved
-    assert shape == x.shape and tiles is None
+    (_, shape, x_last, (u, v)), = conv._saved
+    assert shape == x.shape and u.shape == (36, 4, 4) and v.shape == (36, 2 * 4, 4)
     np.testing.assert_array_equal(x_last, x.transpose(0, 2, 3, 1))
+    conv.eval()(x)
+    assert conv._saved[-1][3] is None
+    conv.train().scratch_bytes = 1  # one sample a chunk
+    conv(x)
+    assert conv._saved[-1][3][1] is None
+    conv.clear_saved()
+    with minigrad.no_grad():
+        conv(x)
+    assert conv.pending_forwards() == 0
 
 
 def test_conv2d_winograd_returns_channels_last_memory_under_the_nchw_shape():

@@ -9,7 +9,7 @@ from minigrad.kernels import conv_direct
 from minigrad.nn import conv_gemm as gemm
 from minigrad.nn import conv_winograd as winograd
 from minigrad.nn import init, layout
-from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
+from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype, is_grad_enabled
 from minigrad.nn.validation import (
     check_bool,
     check_dtype_matches,
@@ -192,21 +192,24 @@ class Conv2d(Module):
     def _forward_winograd(self, x, oh, ow):
         chunk = self._winograd_chunk_size(x.shape, x.itemsize)
         x_last = layout.to_channels_last(x)
-        y = winograd.forward(x_last, self.weight.data, self._bias_or_zeros(x.dtype),
-                             self.padding, chunk, (oh, ow))
-        self.save_for_backward("winograd", x.shape, x_last, None)
+        # In training, the transformed weights (and the transformed input, if the batch is
+        # one chunk) are kept for backward instead of being computed again there
+        y, kept = winograd.forward(x_last, self.weight.data, self._bias_or_zeros(x.dtype),
+                                   self.padding, chunk, (oh, ow),
+                                   keep=self.training and is_grad_enabled())
+        self.save_for_backward("winograd", x.shape, x_last, kept)
         return layout.from_channels_last(y)
 
     # -- backward ---------------------------------------------------------------
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        saved = (algorithm, shape, x, _) = self.pop_saved()
+        saved = (algorithm, shape, x, kept) = self.pop_saved()
         oh, ow = self.output_size(shape[2], shape[3])
         check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow), saved)
         if algorithm == "winograd":  # sums the bias gradient itself
             chunk = self._winograd_chunk_size(shape, x.itemsize)
             dx = winograd.backward(x, layout.to_channels_last(dy), self.weight.data,
                                    self.padding, chunk, self.weight.grad,
-                                   None if self.bias is None else self.bias.grad)
+                                   None if self.bias is None else self.bias.grad, kept)
             return layout.from_channels_last(dx)
         if algorithm == "im2col":
             chunk = self._im2col_chunk_size(x, oh, ow)

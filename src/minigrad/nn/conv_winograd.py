@@ -127,20 +127,29 @@ def _products_range(v, u, m, a, b):
     np.matmul(v[a:b], u[a:b], out=m[a:b])  # (e, n_c*T, C) @ (e, C, O) for each position e
 
 
-def forward(x, weight, bias, padding, chunk, out_size):
+def forward(x, weight, bias, padding, chunk, out_size, keep=False):
     """y (N, OH, OW, O) of the convolution of ``x`` (N, H, W, C), channels-last, with
     ``weight`` (O, C, 3, 3) plus ``bias`` (O,), ``chunk`` samples at a time.
 
     Each chunk: the input transform split over the threads by samples, the 36 GEMMs by
-    tile position, the output transform by samples again."""
+    tile position, the output transform by samples again. Returns ``(y, kept)``: with
+    ``keep``, ``kept = (u, v)`` for ``backward``, the transformed weights and (when the
+    batch is one chunk, else None) the transformed input, in arrays of their own instead
+    of the workspace; else ``kept`` is None.
+    """
     n, in_channels, out_channels = x.shape[0], x.shape[3], weight.shape[0]
     tiles = tile_count(*out_size)
     columns = min(chunk, n) * tiles[0] * tiles[1]
+    sizes = {"u": _weights_bytes(weight),
+             "v": chunk_bytes(in_channels, 0, out_size, min(chunk, n), x.itemsize),
+             "m": chunk_bytes(0, out_channels, out_size, min(chunk, n), x.itemsize)}
+    kept_names = ("u", "v") if keep and n <= chunk else ("u",) if keep else ()
+    kept = workspace.fresh(sum(sizes[k] for k in kept_names))
     y = np.empty((n,) + tuple(out_size) + (out_channels,), dtype=x.dtype)
-    with workspace.reserve(_weights_bytes(weight) + chunk_bytes(
-            in_channels, out_channels, out_size, min(chunk, n), x.itemsize)) as carver:
-        u = weight_transform(weight, carver)
-        v_buffer = _planes(carver, columns, in_channels, x.dtype)
+    with workspace.reserve(sum(b for k, b in sizes.items() if k not in kept_names)) as carver:
+        u = weight_transform(weight, kept if "u" in kept_names else carver)
+        v_buffer = _planes(kept if "v" in kept_names else carver, columns, in_channels,
+                           x.dtype)
         m_buffer = _planes(carver, columns, out_channels, x.dtype)
         for start in range(0, n, chunk):
             xc, yc = x[start:start + chunk], y[start:start + chunk]
@@ -149,15 +158,17 @@ def forward(x, weight, bias, padding, chunk, out_size):
             parallel.split(partial(_input_range, xc, padding, tiles, v), len(xc))
             parallel.split(partial(_products_range, v, u, m), POSITIONS)
             parallel.split(partial(_output_range, m, bias, tiles, yc), len(xc))
-    return y
+    return y, ((u, v_buffer if "v" in kept_names else None) if keep else None)
 
 
 def _gradient_transforms_range(x, dy, padding, tiles, v, dm, a, b):
-    """The input and output-gradient transforms of samples a:b; returns their share of the
-    bias gradient (float64)."""
+    """The input (unless ``x`` is None: ``v`` was kept) and output-gradient transforms of
+    samples a:b; returns their share of the bias gradient (float64)."""
     per_sample = tiles[0] * tiles[1]
     bias_sum = np.zeros(dy.shape[3], np.float64)
-    kernels.input_transform(x[a:b], *padding, *tiles, v[:, a * per_sample:b * per_sample])
+    if x is not None:
+        kernels.input_transform(x[a:b], *padding, *tiles,
+                                v[:, a * per_sample:b * per_sample])
     kernels.grad_output_transform(dy[a:b], *tiles, dm[:, a * per_sample:b * per_sample],
                                   bias_sum)
     return bias_sum
@@ -189,34 +200,42 @@ def _input_gradient_range(dv, padding, tiles, dx, a, b):
                                     dx[a:b])
 
 
-def backward(x, dy, weight, padding, chunk, dweight, dbias):
+def backward(x, dy, weight, padding, chunk, dweight, dbias, kept=None):
     """Adds the weight gradient into ``dweight`` (O, C, 3, 3) and the bias gradient into
     ``dbias`` (O,) unless None; returns the input gradient (N, H, W, C).
 
-    ``x`` (N, H, W, C) and ``dy`` (N, OH, OW, O) are channels-last. Each chunk: both
-    transforms split over the threads by samples, the weight gradient's GEMMs by output
-    channels (each range writes its own rows of dL/dweight), the input gradient's by tile
-    position, the adjoint input transform by samples.
+    ``x`` (N, H, W, C) and ``dy`` (N, OH, OW, O) are channels-last; ``kept`` is what
+    ``forward(keep=True)`` returned (its transformed input is overwritten here). Each
+    chunk: both transforms split over the threads by samples, the weight gradient's GEMMs
+    by output channels (each range writes its own rows of dL/dweight), the input
+    gradient's by tile position, the adjoint input transform by samples.
     """
     n, in_channels, out_channels = x.shape[0], x.shape[3], dy.shape[3]
     tiles = tile_count(*dy.shape[1:3])
     columns = min(chunk, n) * tiles[0] * tiles[1]
+    u, v_kept = (None, None) if kept is None else kept
     bias_sum = np.zeros(out_channels, np.float64)
     dx = np.empty_like(x)
     block = _weight_grad_block(in_channels, out_channels, x.itemsize)
+    scratch = (chunk_bytes(0, out_channels, dy.shape[1:3], min(chunk, n), x.itemsize) +
+               (_weights_bytes(weight) if u is None else 0) +
+               (chunk_bytes(in_channels, 0, dy.shape[1:3], min(chunk, n), x.itemsize)
+                if v_kept is None else 0))
     # spare: the weight-gradient block of the split's range that runs in this thread
-    with workspace.reserve(_weights_bytes(weight) + chunk_bytes(
-            in_channels, out_channels, dy.shape[1:3], min(chunk, n), x.itemsize),
-            spare=workspace.padded(POSITIONS * block * in_channels * x.itemsize)) as carver:
-        u_t = weight_transform(weight, carver).transpose(0, 2, 1)  # (36, O, C)
-        v_buffer = _planes(carver, columns, in_channels, x.dtype)
+    with workspace.reserve(scratch, spare=workspace.padded(
+            POSITIONS * block * in_channels * x.itemsize)) as carver:
+        u_t = (weight_transform(weight, carver) if u is None else u).transpose(0, 2, 1)
+        v_buffer = _planes(carver, columns, in_channels, x.dtype) if v_kept is None else v_kept
         m_buffer = _planes(carver, columns, out_channels, x.dtype)
         for start in range(0, n, chunk):
             xc, dyc = x[start:start + chunk], dy[start:start + chunk]
-            v = v_buffer[:, :len(xc) * tiles[0] * tiles[1]]
+            per_sample = tiles[0] * tiles[1]
+            v = v_buffer[:, :len(xc) * per_sample] if v_kept is None else \
+                v_kept[:, start * per_sample:(start + len(xc)) * per_sample]
             dm = m_buffer[:, :v.shape[1]]
-            bias_sum += sum(parallel.split(partial(_gradient_transforms_range, xc, dyc,
-                                                   padding, tiles, v, dm), len(xc)))
+            bias_sum += sum(parallel.split(partial(
+                _gradient_transforms_range, None if v_kept is not None else xc, dyc, padding,
+                tiles, v, dm), len(xc)))
             parallel.split(partial(_weight_gradient_range, v, dm, dweight), out_channels)
             parallel.split(partial(_input_products_range, v, dm, u_t), POSITIONS)
             parallel.split(partial(_input_gradient_range, v, padding, tiles,

@@ -68,6 +68,12 @@ def reserve(nbytes: int, spare: int = 0) -> Iterator[Carver]:
         _local.top = top
 
 
+def fresh(nbytes: int) -> Carver:
+    """A ``Carver`` over ``nbytes`` of new memory, outside the workspace: for arrays that
+    outlive the call (kept from a forward for its backward)."""
+    return Carver(_aligned(nbytes))
+
+
 def _aligned(nbytes: int) -> np.ndarray:
     """``nbytes`` of fresh memory starting on an ``ALIGN`` boundary."""
     raw = np.empty(nbytes + ALIGN, np.uint8)
