@@ -242,3 +242,20 @@ def test_conv2d_winograd_at_a_real_width_matches_torch_in_float32():
     case = (128, 128, 3, 1, 1, True, (2, 128, 14, 14))
     assert_torch_parity(make(case, "winograd"), torch_twin(case), random_input(case[-1]),
                         np.float32)
+
+
+def test_conv2d_winograd_eval_mode_reuses_transformed_weights_until_any_weight_changes():
+    conv = nn.Conv2d(3, 4, 3, padding=1, algorithm="winograd", generator=generator()).double()
+    reference = nn.Conv2d(3, 4, 3, padding=1, algorithm="im2col").double()
+    x = random_input((2, 3, 5, 5))
+    conv.eval()(x)
+    first = conv._eval_weights.u
+    conv(x)
+    assert conv._eval_weights.u is first
+    conv.weight.data[1, 2, 0, 1] += 1e-9  # one weight, changed in place
+    y = conv(x)
+    assert conv._eval_weights.u is not first
+    reference.load_state_dict(conv.state_dict())
+    np.testing.assert_allclose(y, reference(x), rtol=1e-12, atol=1e-12)
+    conv.train()(x)
+    assert conv._eval_weights.u is None  # training drops it

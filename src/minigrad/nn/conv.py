@@ -70,6 +70,7 @@ class Conv2d(Module):
                 f"got kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}")
         self.algorithm = algorithm
+        self._eval_weights = winograd.EvalWeights()
         dt = as_float_dtype(dtype)
         self.weight = Parameter(
             np.empty((self.out_channels, self.in_channels) + self.kernel_size, dtype=dt))
@@ -193,10 +194,14 @@ class Conv2d(Module):
         chunk = self._winograd_chunk_size(x.shape, x.itemsize)
         x_last = layout.to_channels_last(x)
         # In training, the transformed weights (and the transformed input, if the batch is
-        # one chunk) are kept for backward instead of being computed again there
+        # one chunk) are kept for backward instead of being computed again there; in eval
+        # mode the transformed weights are reused while the weights stay the same
+        if self.training:
+            self._eval_weights.clear()
+        u = None if self.training else self._eval_weights.get(self.weight.data)
         y, kept = winograd.forward(x_last, self.weight.data, self._bias_or_zeros(x.dtype),
                                    self.padding, chunk, (oh, ow),
-                                   keep=self.training and is_grad_enabled())
+                                   keep=self.training and is_grad_enabled(), u=u)
         self.save_for_backward("winograd", x.shape, x_last, kept)
         return layout.from_channels_last(y)
 

@@ -127,7 +127,29 @@ def _products_range(v, u, m, a, b):
     np.matmul(v[a:b], u[a:b], out=m[a:b])  # (e, n_c*T, C) @ (e, C, O) for each position e
 
 
-def forward(x, weight, bias, padding, chunk, out_size, keep=False):
+class EvalWeights:
+    """An eval-mode layer's transformed weights, reused by its next forwards while its
+    weights stay exactly equal to those they came from: compared in full at every call
+    (reading the weights twice costs a fraction of transforming them), so no change to the
+    weights, by an optimizer, ``load_state_dict`` or the user, can leave a stale entry."""
+
+    def __init__(self):
+        self.weights, self.u = None, None
+
+    def get(self, weight: np.ndarray) -> np.ndarray:
+        """``weight_transform(weight)``, from the last call's if the weights are unchanged."""
+        cached = self.weights
+        if (cached is None or cached.dtype != weight.dtype or cached.shape != weight.shape
+                or not np.array_equal(cached, weight)):
+            self.u = weight_transform(weight, workspace.fresh(_weights_bytes(weight)))
+            self.weights = weight.copy()
+        return self.u
+
+    def clear(self) -> None:
+        self.weights, self.u = None, None
+
+
+def forward(x, weight, bias, padding, chunk, out_size, keep=False, u=None):
     """y (N, OH, OW, O) of the convolution of ``x`` (N, H, W, C), channels-last, with
     ``weight`` (O, C, 3, 3) plus ``bias`` (O,), ``chunk`` samples at a time.
 
@@ -135,19 +157,21 @@ def forward(x, weight, bias, padding, chunk, out_size, keep=False):
     tile position, the output transform by samples again. Returns ``(y, kept)``: with
     ``keep``, ``kept = (u, v)`` for ``backward``, the transformed weights and (when the
     batch is one chunk, else None) the transformed input, in arrays of their own instead
-    of the workspace; else ``kept`` is None.
+    of the workspace; else ``kept`` is None. ``u`` (36, C, O): the transformed weights,
+    if the caller has them (``EvalWeights``).
     """
     n, in_channels, out_channels = x.shape[0], x.shape[3], weight.shape[0]
     tiles = tile_count(*out_size)
     columns = min(chunk, n) * tiles[0] * tiles[1]
-    sizes = {"u": _weights_bytes(weight),
+    sizes = {"u": 0 if u is not None else _weights_bytes(weight),
              "v": chunk_bytes(in_channels, 0, out_size, min(chunk, n), x.itemsize),
              "m": chunk_bytes(0, out_channels, out_size, min(chunk, n), x.itemsize)}
     kept_names = ("u", "v") if keep and n <= chunk else ("u",) if keep else ()
     kept = workspace.fresh(sum(sizes[k] for k in kept_names))
     y = np.empty((n,) + tuple(out_size) + (out_channels,), dtype=x.dtype)
     with workspace.reserve(sum(b for k, b in sizes.items() if k not in kept_names)) as carver:
-        u = weight_transform(weight, kept if "u" in kept_names else carver)
+        if u is None:
+            u = weight_transform(weight, kept if "u" in kept_names else carver)
         v_buffer = _planes(kept if "v" in kept_names else carver, columns, in_channels,
                            x.dtype)
         m_buffer = _planes(carver, columns, out_channels, x.dtype)
