@@ -107,3 +107,19 @@ def test_layout_helpers_convert_only_when_needed():
     np.testing.assert_array_equal(view, x)
     assert layout.is_channels_last(view)
     assert np.shares_memory(layout.to_channels_last(view), last)
+
+
+@pytest.mark.parametrize("memory", ["C", "channels-last"])
+def test_relu_past_its_split_size_matches_numpy_nan_included_and_pairs_any_dy_layout(memory):
+    x = random_input((4, 8, 48, 48), dtype=np.float32)  # 73,728 elements: the kernel path
+    assert x.size >= nn.ReLU.SPLIT_SIZE
+    x[0, 0, 0, :3] = [np.nan, 0.0, -0.0]
+    x = channels_last(x) if memory == "channels-last" else x
+    relu = nn.ReLU()
+    y = relu(x)
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    assert y.dtype == np.float32 and layout.is_channels_last(y) == (memory != "C")
+    for dy in (random_input(x.shape, seed=1, dtype=np.float32),
+               channels_last(random_input(x.shape, seed=1, dtype=np.float32))):
+        relu(x)
+        np.testing.assert_array_equal(relu.backward(dy), dy * (x > 0))
