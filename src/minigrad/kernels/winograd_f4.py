@@ -1,4 +1,4 @@
-"""Winograd F(4x4, 3x3) transforms on channels-last data (Lavin & Gray, 2015).
+"""Winograd F(4x4, 3x3) transforms on channels-last data (Lavin & Gray, 2016).
 
 Each 4x4 output tile comes from a 6x6 input tile; in the Winograd domain that is 36
 element-wise products instead of 144 multiply-adds (4x fewer than a direct convolution,

@@ -1,4 +1,4 @@
-"""Conv2d with three algorithms: im2col + GEMM (general), Winograd F(2x2, 3x3) (3x3 kernels,
+"""Conv2d with three algorithms: im2col + GEMM (general), Winograd F(4x4, 3x3) (3x3 kernels,
 stride 1) and a direct numba kernel (few channels)."""
 
 from __future__ import annotations
@@ -30,12 +30,14 @@ class Conv2d(Module):
     weight (C_out, C_in, kh, kw), bias (C_out,).
 
     ``algorithm``: "im2col" unfolds input windows into a column matrix and does one GEMM per
-    chunk of samples; "winograd" (3x3 kernels, stride 1, padding <= 2) does 2.25x fewer
-    multiplications through 4x4-tile transforms (see ``conv_winograd``); "direct" loops over
-    the kernel in numba, which wins when ``in_channels * out_channels`` is small (the column
-    matrix is then mostly memory traffic). "auto" picks direct when that product is at most
-    ``DIRECT_MAX_CHANNEL_PRODUCT``, else Winograd where it applies and both channel counts
-    are at least ``WINOGRAD_MIN_CHANNELS``, else im2col.
+    chunk of samples (``conv_gemm``); "winograd" (3x3 kernels, stride 1, padding <= 2) does
+    4x fewer multiplications through 6x6-tile transforms (``conv_winograd``); "direct"
+    loops over the kernel in numba, which wins when ``in_channels * out_channels`` is small
+    (the column matrix is then mostly memory traffic). "auto" picks direct when that
+    product is at most ``DIRECT_MAX_CHANNEL_PRODUCT``, else Winograd where it applies and
+    both channel counts are at least ``WINOGRAD_MIN_CHANNELS``, else im2col. The im2col and
+    Winograd paths return channels-last memory under the (N, C_out, OH, OW) shape
+    (``nn.layout``), as does their input gradient.
 
     ``scratch_bytes`` (class-wide, or per instance; default 64 MiB) bounds the scratch memory
     of the im2col and Winograd paths: the batch is processed in chunks whose buffers fit in it
