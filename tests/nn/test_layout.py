@@ -123,3 +123,23 @@ def test_relu_past_its_split_size_matches_numpy_nan_included_and_pairs_any_dy_la
                channels_last(random_input(x.shape, seed=1, dtype=np.float32))):
         relu(x)
         np.testing.assert_array_equal(relu.backward(dy), dy * (x > 0))
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_forwards_under_no_grad_skip_what_backward_needs_but_give_the_same_output(train):
+    """BatchNorm2d on channels-last rows writes y alone (no x_hat), ReLU no mask."""
+    import minigrad
+
+    x = channels_last(random_input((4, 8, 48, 48), dtype=np.float32) * 3 + 1)
+    for layer in (nn.BatchNorm2d(8), nn.ReLU()):
+        if isinstance(layer, nn.BatchNorm2d):
+            layer.weight.data[...] = np.linspace(0.5, 2, 8)
+            layer.bias.data[...] = np.linspace(-1, 1, 8)
+            layer.running_mean[...] = 0.5
+        layer.train(train)
+        expected = layer(x)
+        layer.clear_saved()
+        with minigrad.no_grad():
+            y = layer(x)
+        assert layer.pending_forwards() == 0 and layout.is_channels_last(y)
+        np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-6)

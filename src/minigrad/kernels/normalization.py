@@ -134,3 +134,14 @@ def input_gradient_rows(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
         g, h, d = dy[m], x_hat[m], dx[m]
         for c in range(channels):
             d[c] = scale[c] * (g[c] - mean_dy[c] - h[c] * mean_dy_x_hat[c])
+
+
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+def shift_scale_rows(x, mean, scale, bias, y):
+    """``y = (x - mean) * scale + bias`` per channel of (M, C) rows: the output alone, when
+    no backward needs the normalised input."""
+    rows, channels = x.shape
+    for m in range(rows):
+        row, y_row = x[m], y[m]
+        for c in range(channels):
+            y_row[c] = (row[c] - mean[c]) * scale[c] + bias[c]

@@ -24,3 +24,11 @@ def backward(dy, positive, dx):
     """``dx = dy`` where ``positive``, else 0."""
     for i in range(dy.size):
         dx[i] = dy[i] if positive[i] else 0
+
+
+@njit(cache=True, nogil=True)
+def forward_only(x, y):
+    """``y = max(x, 0)`` (NaN kept), no mask: a forward that no backward will follow."""
+    for i in range(x.size):
+        v = x[i]
+        y[i] = v if (v > 0 or v != v) else 0

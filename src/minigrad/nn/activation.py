@@ -68,13 +68,17 @@ class ReLU(_Elementwise):
                 self.save_for_backward(x > 0)
             return y
         # empty_like keeps x's memory order (a channels-last x stays channels-last), so the
-        # three arrays flattened in memory order pair up element for element
-        y, positive = np.empty_like(x), np.empty_like(x, dtype=np.bool_)
-        flat_x, flat_y, flat_p = (a.ravel(order="K") for a in (x, y, positive))
+        # arrays flattened in memory order pair up element for element
+        y = np.empty_like(x)
+        flat_x, flat_y = x.ravel(order="K"), y.ravel(order="K")
+        if not is_grad_enabled():  # no backward: no mask
+            parallel.split(lambda a, b: relu.forward_only(flat_x[a:b], flat_y[a:b]), x.size)
+            return y
+        positive = np.empty_like(x, dtype=np.bool_)
+        flat_p = positive.ravel(order="K")
         parallel.split(lambda a, b: relu.forward(flat_x[a:b], flat_y[a:b], flat_p[a:b]),
                        x.size)
-        if is_grad_enabled():
-            self.save_for_backward(positive)
+        self.save_for_backward(positive)
         return y
 
     def _backward(self, dy, positive):

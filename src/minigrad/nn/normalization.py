@@ -16,7 +16,7 @@ import numpy as np
 from minigrad.kernels import normalization as kernels
 from minigrad.nn import batch_norm_rows as rows
 from minigrad.nn import init, layout
-from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
+from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype, is_grad_enabled
 from minigrad.nn.validation import (
     check_bool,
     check_dtype_matches,
@@ -140,6 +140,8 @@ class _BatchNorm(_Normalization):
         else:
             mean, var = self.running_mean, self.running_var
         inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
+        if planes is not None and planes.ndim == 2 and not is_grad_enabled():
+            return self._output_only(x, planes, mean, inv_std)  # no x_hat to keep
         x_hat, y = self._normalize(x, planes, mean, inv_std, view)
         self.save_for_backward(x_hat, inv_std, use_batch_stats, axes, view)
         return y
@@ -195,6 +197,13 @@ class _BatchNorm(_Normalization):
             x_hat, y = np.empty_like(planes), np.empty_like(planes)
             kernels.normalize(planes, mean, inv_std, weight, bias, x_hat, y)
         return self._shaped_like(x_hat, x), self._shaped_like(y, x)
+
+    def _output_only(self, x, planes, mean, inv_std):
+        """The output of channels-last rows in one pass, x_hat never written."""
+        scale = inv_std if not self.affine else (inv_std * self.weight.data).astype(x.dtype)
+        bias = self.bias.data if self.bias is not None else np.zeros(self.num_features, x.dtype)
+        y = rows.output_only(planes, mean.astype(x.dtype, copy=False), scale, bias)
+        return self._shaped_like(y, x)
 
     def _update_running_stats(self, mean, var, count):
         tracked = self.num_batches_tracked + 1
