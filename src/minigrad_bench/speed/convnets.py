@@ -59,11 +59,78 @@ def _pair(network: str, batch: int, side: int | None = None, seed: int = 0):
 
 def training(network: str, batch: int = 32, side: int | None = None, rounds: int = 3,
              repeats: int = 2) -> dict:
-    """One SGD training step of ``network``, minigrad against torch."""
+    """One SGD training step of ``network``, minigrad against torch, and the GEMMs of
+    minigrad's step alone (its floor), in the same rounds."""
     ours, theirs, x, y = _pair(network, batch, side)
-    t_ours, t_theirs = alternate(*training_steps(ours, theirs, x, y, "sgd"), rounds=rounds,
-                                 repeats=repeats)
-    return _row(f"{network} training step", batch, t_ours, t_theirs)
+    floor = gemm_floor(ours, x, training=True)
+    t_ours, t_theirs, t_floor = alternate(*training_steps(ours, theirs, x, y, "sgd"), floor,
+                                          rounds=rounds, repeats=repeats)
+    return _row(f"{network} training step", batch, t_ours, t_theirs,
+                **_floor_fields(t_ours, t_theirs, t_floor))
+
+
+def _floor_fields(t_ours: float, t_theirs: float, t_floor: float) -> dict:
+    """The floor's time, the share of minigrad's time it is, and the speed-up over torch
+    that minigrad would have if nothing but those GEMMs took time."""
+    return {"gemm_floor_ms": 1e3 * t_floor, "fraction_of_floor": t_floor / t_ours,
+            "floor_speedup_vs_torch": t_theirs / t_floor}
+
+
+def _conv_inputs(model, x) -> list:
+    """(Conv2d, its input shape) for every convolution of ``model`` on ``x``, in order."""
+    seen = []
+    for layer in _leaves(model):
+        if isinstance(layer, nn.Conv2d):
+            def record(inputs, layer=layer, forward=layer.forward):
+                seen.append((layer, inputs.shape))
+                return forward(inputs)
+            object.__setattr__(layer, "forward", record)
+    try:
+        with minigrad.no_grad():
+            model(x)
+    finally:
+        for layer in _leaves(model):
+            layer.__dict__.pop("forward", None)
+    return seen
+
+
+def gemm_floor(model, x, training: bool):
+    """A closure doing the GEMMs of ``model``'s convolutions on a batch like ``x``, on
+    random operands of their shapes, split over the threads as the layers split them: the
+    36 products per Winograd layer by tile position, (and in training its two backward
+    sets), the im2col GEMMs by samples (and their two backward GEMMs)."""
+    from minigrad import parallel
+    from minigrad.nn import conv_winograd
+
+    g = np.random.default_rng(0)
+    products = []
+    for conv, shape in _conv_inputs(model, x):
+        oh, ow = conv.output_size(*shape[2:])
+        c, o = conv.in_channels, conv.out_channels
+        if conv.chosen_algorithm() == "winograd":
+            tiles = shape[0] * int(np.prod(conv_winograd.tile_count(oh, ow)))
+            sides = [(36, tiles, c, o)] + ([(36, o, tiles, c), (36, tiles, o, c)] if training
+                                           else [])
+        else:
+            k = c * conv.kernel_size[0] * conv.kernel_size[1]
+            rows = shape[0] * oh * ow
+            sides = [(1, rows, k, o)] + ([(1, o, rows, k), (1, rows, o, k)] if training
+                                         else [])
+        for batches, m, k, n in sides:
+            a = g.standard_normal((batches, m, k)).astype(np.float32)
+            b = g.standard_normal((batches, k, n)).astype(np.float32)
+            products.append((a, b, np.empty((batches, m, n), np.float32)))
+
+    def gemms():
+        for a, b, out in products:
+            if a.shape[0] > 1:
+                parallel.split(lambda lo, hi: np.matmul(a[lo:hi], b[lo:hi],  # noqa: B023
+                                                        out=out[lo:hi]), a.shape[0])  # noqa: B023
+            else:
+                parallel.split(lambda lo, hi: np.matmul(a[0, lo:hi], b[0],  # noqa: B023
+                                                        out=out[0, lo:hi]), a.shape[1])  # noqa: B023
+
+    return gemms
 
 
 def inference(network: str, batch: int = 32, side: int | None = None, rounds: int = 3,
@@ -83,8 +150,11 @@ def inference(network: str, batch: int = 32, side: int | None = None, rounds: in
         with torch.no_grad():
             theirs(xt)
 
-    t_ours, t_theirs = alternate(forward_ours, forward_theirs, rounds=rounds, repeats=repeats)
-    return _row(f"{network} inference", batch, t_ours, t_theirs)
+    floor = gemm_floor(ours, x, training=False)
+    t_ours, t_theirs, t_floor = alternate(forward_ours, forward_theirs, floor, rounds=rounds,
+                                          repeats=repeats)
+    return _row(f"{network} inference", batch, t_ours, t_theirs,
+                **_floor_fields(t_ours, t_theirs, t_floor))
 
 
 def conv_scratch(network: str, batch: int = 128, side: int | None = None) -> dict:

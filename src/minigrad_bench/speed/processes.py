@@ -46,7 +46,8 @@ def combine(runs: list[dict]) -> dict:
     combined = {"environment": {**first["environment"], "processes": len(runs)},
                 "rows": [_median_dict([run["rows"][i] for run in runs],
                                       ranged=("speedup_vs_torch", "fraction_of_floor",
-                                              "gemm_floor_images_per_s"))
+                                              "gemm_floor_images_per_s",
+                                              "floor_speedup_vs_torch"))
                          for i in range(len(first["rows"]))],
                 "memory": [_median_dict([run["memory"][i] for run in runs],
                                         ranged=("peak_ratio", "step_ratio", "scratch_mib"))

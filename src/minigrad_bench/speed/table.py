@@ -27,6 +27,7 @@ def format_table(results: dict) -> str:
               f"VGG conv scratch memory: {scratch} (limit "
               f"{convs[0]['scratch_limit_mib']:.0f} MiB; a whole-batch im2col needs "
               f"{convs[0]['whole_batch_im2col_mib']:.0f} MiB)."]
+    lines += [_floor_line(r) for r in results["rows"] if "floor_speedup_vs_torch" in r]
     lines += _memory_lines(results.get("memory", []))
     if "epoch" in results:
         e = results["epoch"]
@@ -56,6 +57,15 @@ def _isa_line(env: dict) -> str:
     return ("Measured with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from the "
             "measuring processes' environment: each library runs the kernels it picks for "
             "this CPU.")
+
+
+def _floor_line(row: dict) -> str:
+    return (f"{row['name']}: its GEMMs alone {row['gemm_floor_ms']:.1f} ms, "
+            f"{100 * row['fraction_of_floor']:.0f}% of minigrad's time"
+            f"{_spread(row, 'fraction_of_floor', '{:.0%}')}; torch's time over them "
+            f"{row['floor_speedup_vs_torch']:.2f}x"
+            f"{_spread(row, 'floor_speedup_vs_torch', '{:.2f}x')} (the most minigrad could "
+            "reach with those GEMMs).")
 
 
 def _memory_lines(memory: list[dict]) -> list[str]:
