@@ -1,7 +1,8 @@
 """minigrad's eval-mode inference against onnxruntime running the same model, exported by
-``minigrad.interop.to_onnx``: the seed net and the VGG baseline, in one process.
+``minigrad.interop.to_onnx``: the seed net, the VGG baseline (1 x 28 x 28 inputs) and
+ResNet-20 (3 x 32 x 32), in one process.
 
-The two take turns in several rounds (``minigrad_bench.speed.alternate``: each round times
+The two take turns in several rounds (``minigrad_bench.speed.timing.alternate``: each round times
 ``--repeats`` calls of each, medians over rounds), both on ``--threads`` threads (minigrad's
 BLAS pool; onnxruntime's intra-op pool, one inter-op thread). OpenBLAS picks its kernels
 when it loads, from the CPU or from OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE: the script
@@ -11,7 +12,7 @@ default, and reports the CPU, its vector ISA and the kernel threadpoolctl sees.
 Usage::
 
     python benchmarks/bench_onnx_inference.py [--threads 2] [--rounds 5] [--repeats 5]
-        [--seed-batch 512] [--vgg-batch 16]
+        [--seed-batch 512] [--vgg-batch 16] [--resnet-batch 64]
 """
 
 from __future__ import annotations
@@ -52,19 +53,20 @@ def cpu_description() -> tuple[str, str]:
     return model, " ".join(f for f in ISA_FLAGS if f in flags) or "unknown"
 
 
-def measure(name: str, model, batch: int, threads: int, rounds: int, repeats: int) -> dict:
+def measure(name: str, model, image: tuple[int, int, int], batch: int, threads: int,
+            rounds: int, repeats: int) -> dict:
     import numpy as np
     import onnxruntime as ort
 
     import minigrad
     from minigrad.interop import to_onnx
-    from minigrad_bench.speed import alternate
+    from minigrad_bench.speed.timing import alternate
 
     model.eval()
-    x = np.random.default_rng(1).standard_normal((batch, 1, 28, 28)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((batch, *image)).astype(np.float32)
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, f"{name}.onnx")
-        to_onnx(model, path, (1, 1, 28, 28))
+        to_onnx(model, path, (1, *image))
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
@@ -90,6 +92,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed-batch", type=int, default=512)
     parser.add_argument("--vgg-batch", type=int, default=16)
+    parser.add_argument("--resnet-batch", type=int, default=64)
     args = parser.parse_args()
     reexec_without_tuning_variables()
 
@@ -98,7 +101,7 @@ def main() -> None:
 
     import minigrad
     from minigrad import threads
-    from minigrad_bench.models import seed_net, vgg
+    from minigrad.models import resnet20, seed_net, vgg_baseline
 
     minigrad.set_num_threads(args.threads)
     model, flags = cpu_description()
@@ -111,9 +114,11 @@ def main() -> None:
           "| max relative difference |")
     print("|---|---|---|---|---|---|")
     g = np.random.default_rng(0)
-    for name, net, batch in (("seed net", seed_net(generator=g), args.seed_batch),
-                             ("VGG baseline", vgg(generator=g), args.vgg_batch)):
-        row = measure(name, net, batch, args.threads, args.rounds, args.repeats)
+    for name, net, image, batch in (
+            ("seed net", seed_net(generator=g), (1, 28, 28), args.seed_batch),
+            ("VGG baseline", vgg_baseline(generator=g), (1, 28, 28), args.vgg_batch),
+            ("ResNet-20", resnet20(generator=g), (3, 32, 32), args.resnet_batch)):
+        row = measure(name, net, image, batch, args.threads, args.rounds, args.repeats)
         print(f"| {row['model']} | {row['batch']} | {row['minigrad_ms']:.2f} | "
               f"{row['onnxruntime_ms']:.2f} | {row['ratio']:.2f}x | "
               f"{row['relative_difference']:.1e} |", flush=True)

@@ -3,6 +3,7 @@
     python examples/mnist.py                              # the reference recipe
     python examples/mnist.py --subset 3000 --epochs 2     # a quick look
     python examples/mnist.py --momentum 0.9 --lr 0.05     # a better recipe (docs/results.md)
+    python examples/mnist.py --schedule onecycle --lr 0.1 --epochs 30   # one cycle (results.md)
 
 The network: Conv2d(1, 2, 5) -> GELU -> Flatten -> Linear(1152, 256) -> GELU -> Dropout(0.3)
 -> Linear(256, 10), softmax fused into the cross-entropy loss (predictions apply it).
@@ -28,7 +29,7 @@ import numpy as np
 from minigrad import nn, optim
 from minigrad.data import DataLoader, load_mnist, random_split, transforms
 from minigrad.fileio import atomic_write
-from minigrad.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
+from minigrad.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau
 from minigrad.plot import plot_history
 from minigrad.train import EarlyStopping, ModelCheckpoint, Trainer
 
@@ -50,7 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd")
     p.add_argument("--momentum", type=float, default=0.0, help="SGD momentum")
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--schedule", choices=["plateau", "cosine"], default="plateau")
+    p.add_argument("--schedule", choices=["plateau", "cosine", "onecycle"], default="plateau",
+                   help="onecycle: OneCycleLR over --epochs, stepped per batch, peak lr --lr, "
+                        "SGD momentum cycled 0.95 -> 0.85 -> 0.95 (so --momentum stays 0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", default=None,
                    help="folder holding mnist/ (default: $MINIGRAD_DATA, else ~/.cache/minigrad)")
@@ -64,6 +67,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--resume needs --out, the folder of the run to continue")
     if args.subset is not None and args.subset < 10:
         p.error(f"--subset must be at least 10 images, got {args.subset}")
+    if args.schedule == "onecycle" and args.momentum != 0:
+        p.error("--schedule onecycle sets the SGD momentum itself (0.95 -> 0.85 -> 0.95); "
+                "leave --momentum at 0")
     return args
 
 
@@ -80,8 +86,11 @@ def build_loaders(x: np.ndarray, y: np.ndarray, args) -> tuple[DataLoader, DataL
     return train, val
 
 
-def build_trainer(args, checkpoints=()) -> Trainer:
-    """The network, its optimizer and lr schedule, and early stopping on val_acc."""
+def build_trainer(args, checkpoints=(), steps_per_epoch: int | None = None) -> Trainer:
+    """The network, its optimizer and lr schedule, and early stopping on val_acc.
+
+    ``steps_per_epoch`` (the training loader's length) sizes the one-cycle schedule.
+    """
     g = np.random.default_rng(args.seed)
     model = nn.Sequential(
         nn.Conv2d(1, 2, 5, generator=g), nn.GELU(), nn.Flatten(),  # (N, 1, 28, 28) -> (N, 1152)
@@ -100,12 +109,20 @@ def build_trainer(args, checkpoints=()) -> Trainer:
     if args.schedule == "plateau":
         scheduler = ReduceLROnPlateau(optimizer, mode="max", factor=PLATEAU_FACTOR,
                                       patience=PLATEAU_PATIENCE)
-    else:
+    elif args.schedule == "cosine":
         scheduler = CosineAnnealingLR(optimizer, T_max=args.epochs)
+    else:
+        if steps_per_epoch is None:
+            raise ValueError("the one-cycle schedule needs steps_per_epoch (len of the loader)")
+        # One cycle over the whole run, torch's defaults: up from lr/25 for 30% of the
+        # batches, then a cosine down to lr/25e4, momentum moving the opposite way.
+        scheduler = OneCycleLR(optimizer, max_lr=args.lr, epochs=args.epochs,
+                               steps_per_epoch=steps_per_epoch)
     stopper = EarlyStopping(monitor="val_acc", mode="max", patience=EARLY_STOPPING_PATIENCE,
                             restore_best_weights=True)
     return Trainer(model, nn.CrossEntropyLoss(), optimizer, scheduler,
-                   callbacks=[stopper, *checkpoints], seed=args.seed, scheduler_monitor="val_acc")
+                   callbacks=[stopper, *checkpoints], seed=args.seed, scheduler_monitor="val_acc",
+                   scheduler_interval="batch" if args.schedule == "onecycle" else "epoch")
 
 
 def recipe(args) -> dict:
@@ -151,7 +168,7 @@ def main(argv=None) -> int:
         ModelCheckpoint(os.path.join(out, "best.npz"), monitor="val_acc", mode="max"),
         ModelCheckpoint(os.path.join(out, "last.npz"), monitor="val_acc", mode="max",
                         save_best_only=False),
-    ])
+    ], steps_per_epoch=len(train))
     print_summary(trainer.model)
 
     start = time.perf_counter()

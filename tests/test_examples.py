@@ -89,11 +89,15 @@ def test_residual_block_example_passes_its_gradchecks_and_its_loss_falls():
     assert float(result.stdout.split("best validation accuracy ")[1]) > 0.8  # chance: 1/3
 
 
-@pytest.mark.parametrize("bad", [["--subset", "5"], ["--resume"]])
-def test_mnist_example_rejects_bad_arguments(bad):
+@pytest.mark.parametrize("bad, message", [
+    (["--subset", "5"], "--subset must be at least"),
+    (["--resume"], "--resume needs --out"),
+    (["--schedule", "onecycle", "--momentum", "0.9"], "sets the SGD momentum itself"),
+])
+def test_mnist_example_rejects_bad_arguments(bad, message):
     result = run_example("examples/mnist.py", *bad)
     assert result.returncode == 2
-    assert "--subset must be at least" in result.stderr or "--resume needs --out" in result.stderr
+    assert message in result.stderr
 
 
 def test_readme_example_runs_as_written(tmp_path):
@@ -125,7 +129,8 @@ def setup_of(trainer) -> dict:
             "scheduler": type(trainer.scheduler).__name__,
             "scheduler_state": trainer.scheduler.state_dict(),
             "callbacks": [repr(c) for c in trainer.callbacks], "seed": trainer.seed,
-            "scheduler_monitor": trainer.scheduler_monitor}
+            "scheduler_monitor": trainer.scheduler_monitor,
+            "scheduler_interval": trainer.scheduler_interval}
 
 
 def first_batches(loader, seed: int = 7):
@@ -138,6 +143,7 @@ def first_batches(loader, seed: int = 7):
     ["--optimizer", "adamw", "--lr", "0.001", "--weight-decay", "0.01", "--schedule", "cosine",
      "--epochs", "7", "--seed", "2"],
     ["--momentum", "0.9", "--lr", "0.05", "--no-augment", "--batch-size", "16", "--seed", "3"],
+    ["--schedule", "onecycle", "--lr", "0.1", "--epochs", "30", "--seed", "1"],
 ])
 def test_mnist_example_sets_up_the_benchmarks_reference_recipe(argv):
     example = load_example("mnist.py")
@@ -147,7 +153,9 @@ def test_mnist_example_sets_up_the_benchmarks_reference_recipe(argv):
                      epochs=args.epochs, schedule=args.schedule, augment=not args.no_augment,
                      seed=args.seed)
     assert example.recipe(args) == recipe.to_dict()  # the fixed knobs agree too
-    ours, theirs = example.build_trainer(args), build_trainer(recipe)
+    steps = 94  # the loader's length: sizes the one-cycle schedule
+    ours = example.build_trainer(args, steps_per_epoch=steps)
+    theirs = build_trainer(recipe, steps_per_epoch=steps)
     assert setup_of(ours) == setup_of(theirs)
     ours_weights, theirs_weights = ours.model.state_dict(), theirs.model.state_dict()
     assert list(ours_weights) == list(theirs_weights)

@@ -69,3 +69,16 @@ def test_plot_history_rejects_what_it_cannot_plot():
         plot_history([1, 2, 3])
     with pytest.raises(ValueError, match="found none of train_loss"):
         plot_history({"f1": [0.5]})
+
+
+def test_plot_history_draws_per_step_lrs_at_fractions_of_their_epoch():
+    history = make_history()
+    for epoch in (1, 2, 3, 4):
+        for lr in (0.1, 0.05):
+            history.append_step({"epoch": epoch, "lr": lr / epoch})
+    lr_axes = plot_history(history).axes[2]
+    line = lr_axes.lines[0]
+    assert line.get_label() == "lr (per step)"
+    assert list(line.get_xdata()) == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+    assert list(line.get_ydata()) == history.steps["lr"]
+    assert lr_axes.get_yscale() == "log"

@@ -26,9 +26,11 @@ def plot_history(history: Mapping, path: str | os.PathLike | None = None) -> Fig
     """Plots a History (or any mapping of metric name -> list over epochs).
 
     Three panels against 1-based epoch: train/val loss, train/val accuracy, and the
-    learning rate on its own axis (log scale when it changes). ``history.best_epoch``, if
-    set, is marked by a dashed line on every panel. Panels whose metrics are absent are
-    left out.
+    learning rate on its own axis (log scale when it changes). When the History holds
+    per-step records (``history.steps["lr"]``: a schedule stepped per batch) the lr panel
+    draws one point per optimizer step, the j-th of an epoch's n steps at ``epoch - 1 +
+    j / n``, instead of one per epoch. ``history.best_epoch``, if set, is marked by a
+    dashed line on every panel. Panels whose metrics are absent are left out.
 
     Args:
         history: ``minigrad.train.History`` or a dict of lists.
@@ -60,12 +62,17 @@ def plot_history(history: Mapping, path: str | os.PathLike | None = None) -> Fig
 
 
 def _draw_panel(axes, title: str, keys: list[str], history: Mapping, best_epoch) -> None:
+    steps = getattr(history, "steps", {})
     for key in keys:
+        if key == "lr" and "lr" in steps:
+            values = list(steps["lr"])
+            axes.plot(_step_positions(steps["epoch"]), values, label="lr (per step)")
+            continue
         values = list(history[key])
         axes.plot(
             range(1, len(values) + 1), values, marker="." if len(values) < 30 else None, label=key
         )
-    if keys == ["lr"] and len(set(history["lr"])) > 1 and min(history["lr"]) > 0:
+    if keys == ["lr"] and len(set(values)) > 1 and min(values) > 0:
         axes.set_yscale("log")
     if best_epoch is not None:
         axes.axvline(
@@ -76,3 +83,15 @@ def _draw_panel(axes, title: str, keys: list[str], history: Mapping, best_epoch)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.3)
     axes.legend(fontsize="small")
+
+
+def _step_positions(epochs: list[int]) -> list[float]:
+    """Where each step goes on the epoch axis: the j-th of epoch e's n steps at e - 1 + j/n."""
+    counts: dict[int, int] = {}
+    for epoch in epochs:
+        counts[epoch] = counts.get(epoch, 0) + 1
+    positions, seen = [], dict.fromkeys(counts, 0)
+    for epoch in epochs:
+        seen[epoch] += 1
+        positions.append(epoch - 1 + seen[epoch] / counts[epoch])
+    return positions

@@ -12,14 +12,15 @@ import os
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from minigrad.checks import check_int
+
 _limits = None
 
 
 def set_num_threads(n: int) -> None:
     """Limits the BLAS thread pool (and so minigrad) to ``n`` threads for this process."""
     global _limits
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"set_num_threads expects a positive int, got {n!r}")
+    n = check_int(n, "set_num_threads: n", minimum=1)
     _limits = threadpool_limits(limits=n, user_api="blas")
 
 

@@ -24,12 +24,13 @@ import numpy as np
 from minigrad import nn, optim
 from minigrad.checks import check_choice
 from minigrad.data import DataLoader, random_split
-from minigrad.optim.lr_scheduler import CosineAnnealingLR, ReduceLROnPlateau
+from minigrad.optim.lr_scheduler import CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau
 from minigrad.train import EarlyStopping, Trainer
 from minigrad_bench.images import eval_transform, train_transform
 from minigrad_bench.models import seed_net, torch_seed_net
 
 CIFAR_FEATURES = 2 * 28 * 28
+SCHEDULES = ("plateau", "cosine", "onecycle")
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Recipe:
     weight_decay: float = 0.0
     batch_size: int = 512
     epochs: int = 300               # an upper bound: early stopping ends the run
-    schedule: str = "plateau"       # "plateau" (the reference) or "cosine"
+    schedule: str = "plateau"       # "plateau" (the reference), "cosine" or "onecycle"
     plateau_factor: float = 0.5
     plateau_patience: int = 5
     early_stopping_patience: int = 20
@@ -110,7 +111,7 @@ def torch_reference_model(dataset: str, dropout: float):
 
 # -- optimisation, in minigrad and in torch ---------------------------------------------------
 def build_optimizer(model: nn.Module, recipe: Recipe):
-    check_choice(recipe.optimizer, "optimizer", ("sgd", "adamw"))
+    check_choice(recipe.optimizer, "Recipe: optimizer", ("sgd", "adamw"))
     if recipe.optimizer == "sgd":
         return optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                          weight_decay=recipe.weight_decay)
@@ -121,12 +122,28 @@ def build_optimizer(model: nn.Module, recipe: Recipe):
                         {"params": rest, "weight_decay": 0.0}], lr=recipe.lr)
 
 
-def build_scheduler(optimizer, recipe: Recipe):
-    check_choice(recipe.schedule, "schedule", ("plateau", "cosine"))
+def build_scheduler(optimizer, recipe: Recipe, steps_per_epoch: int | None = None):
+    """The recipe's schedule; ``steps_per_epoch`` (the training loader's length) sizes the
+    one-cycle one: OneCycleLR over the run, peak ``recipe.lr``, torch's defaults otherwise."""
+    check_choice(recipe.schedule, "Recipe: schedule", SCHEDULES)
     if recipe.schedule == "plateau":
         return ReduceLROnPlateau(optimizer, mode="max", factor=recipe.plateau_factor,
                                  patience=recipe.plateau_patience)
-    return CosineAnnealingLR(optimizer, T_max=recipe.epochs)
+    if recipe.schedule == "cosine":
+        return CosineAnnealingLR(optimizer, T_max=recipe.epochs)
+    return OneCycleLR(optimizer, max_lr=recipe.lr, epochs=recipe.epochs,
+                      steps_per_epoch=_steps_per_epoch(steps_per_epoch))
+
+
+def scheduler_interval(recipe: Recipe) -> str:
+    """How often the recipe's schedule is stepped: the one-cycle one after every batch."""
+    return "batch" if recipe.schedule == "onecycle" else "epoch"
+
+
+def _steps_per_epoch(steps_per_epoch: int | None) -> int:
+    if steps_per_epoch is None:
+        raise ValueError("the one-cycle schedule needs steps_per_epoch (the loader's length)")
+    return steps_per_epoch
 
 
 def early_stopping(recipe: Recipe) -> EarlyStopping:
@@ -134,15 +151,18 @@ def early_stopping(recipe: Recipe) -> EarlyStopping:
                          restore_best_weights=True)
 
 
-def build_trainer(recipe: Recipe, callbacks=(), model: nn.Module | None = None) -> Trainer:
+def build_trainer(recipe: Recipe, callbacks=(), model: nn.Module | None = None,
+                  steps_per_epoch: int | None = None) -> Trainer:
     """The reference network (MNIST's, seeded from ``recipe.seed``, unless ``model`` is given)
-    with its optimizer, schedule and early stopping; ``callbacks`` run after the latter."""
+    with its optimizer, schedule and early stopping; ``callbacks`` run after the latter.
+    ``steps_per_epoch``: the training loader's length, for the one-cycle schedule."""
     if model is None:
         model = reference_model("mnist", recipe)
     optimizer = build_optimizer(model, recipe)
-    return Trainer(model, nn.CrossEntropyLoss(), optimizer, build_scheduler(optimizer, recipe),
+    scheduler = build_scheduler(optimizer, recipe, steps_per_epoch)
+    return Trainer(model, nn.CrossEntropyLoss(), optimizer, scheduler,
                    callbacks=[early_stopping(recipe), *callbacks], seed=recipe.seed,
-                   scheduler_monitor="val_acc")
+                   scheduler_monitor="val_acc", scheduler_interval=scheduler_interval(recipe))
 
 
 def torch_optimizer(model, recipe: Recipe):
@@ -158,11 +178,15 @@ def torch_optimizer(model, recipe: Recipe):
                               {"params": rest, "weight_decay": 0.0}], lr=recipe.lr)
 
 
-def torch_scheduler(optimizer, recipe: Recipe):
+def torch_scheduler(optimizer, recipe: Recipe, steps_per_epoch: int | None = None):
     """torch's version of ``build_scheduler``."""
     import torch
 
+    check_choice(recipe.schedule, "schedule", SCHEDULES)
     if recipe.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=recipe.plateau_factor, patience=recipe.plateau_patience)
-    return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.epochs)
+    if recipe.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=recipe.epochs)
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, epochs=recipe.epochs,
+                                               steps_per_epoch=_steps_per_epoch(steps_per_epoch))

@@ -21,6 +21,8 @@ torch = pytest.importorskip("torch")
     (["compare", "--dataset", "mnist", "--device", "tpu"], "tpu"),
     (["torch", "--dataset", "mnist", "--recipe", "fancy"], "fancy"),
     (["torch", "--dataset", "cifar10", "--recipe", "improved"], "improved recipe is defined"),
+    (["torch", "--dataset", "mnist", "--cifar10-partial"], "--cifar10-partial needs --dataset"),
+    (["compare", "--dataset", "mnist", "--cifar10-partial"], "--cifar10-partial needs --dataset"),
     (["dance"], "dance"),
 ])
 def test_bad_input_exits_2_naming_it_and_writes_nothing(argv, named, tmp_path):
@@ -54,6 +56,38 @@ def test_missing_data_exits_2_saying_where_it_looked(argv, message, tmp_path):
     assert code == 2
     assert message in stderr and str(empty) in stderr
     assert not out.exists()
+
+
+def test_cifar10_partial_runs_the_full_recipe_on_the_partial_set_labelled_so(
+        tmp_path, monkeypatch):
+    """The full profile's CIFAR-10 recipe (200 epochs, crop + flip + cutout) on all 4,000 + 1,000
+    images; the training itself is replaced by a recorder (200 epochs do not fit a test)."""
+    from minigrad_bench.accuracy import compare
+    from minigrad_bench.accuracy.baselines import baseline_recipe
+    from tests.bench.accuracy.test_datasets import write_partial_set
+
+    write_partial_set(tmp_path / "data", n_train=4000, n_test=1000)
+    seen = []
+
+    def record(session, dataset, profile, variant, seed, images, device):
+        seen.append(baseline_recipe(dataset, variant, epochs=profile.vgg_epochs[dataset]))
+
+    monkeypatch.setattr(compare, "run_vgg", record)
+    code, stdout, stderr = run_cli(["torch", "--dataset", "cifar10", "--cifar10-partial",
+                                    "--profile", "full", "--seeds", "0", "--device", "cpu",
+                                    "--data-dir", str(tmp_path / "data"),
+                                    "--out", str(tmp_path / "out")])
+    assert code == 0, stderr
+    (recipe,) = seen
+    assert (recipe.epochs, recipe.batch_size, recipe.cutout_length, recipe.flip) == (
+        200, 128, 16, True)
+    label = "CIFAR-10 partial set (4,000 train / 1,000 test)"
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["dataset"] == "cifar10-partial" and results["data"]["set"] == label
+    assert (results["data"]["train"], results["data"]["validation"], results["data"]["test"]) \
+        == (3200, 800, 1000)
+    assert results["title"].startswith(f"torch --recipe seed, {label}, full profile")
+    assert f"Data: {label}\n| model |" in stdout
 
 
 def test_ctrl_c_leaves_partial_history_and_weights_marked_incomplete(tmp_path, monkeypatch):
@@ -131,4 +165,4 @@ def test_speed_in_several_processes_prints_medians_and_ranges(tmp_path):
 def test_speed_rejects_zero_processes():
     code, _, stderr = run_cli(["speed", "--processes", "0"])
     assert code == 2
-    assert "expected a positive integer, got '0'" in stderr
+    assert "argument --processes: value must be an int >= 1, got 0" in stderr

@@ -94,8 +94,8 @@ def test_random_split_rejects_bad_arguments(kwargs, error, message):
         ((np.zeros(3), 5), {}, TypeError, "must have a first axis"),
         (10, {"fractions": ("a", "b")}, ValueError, "fractions must be positive numbers"),
         (10, {"fractions": (0.5, float("nan"))}, ValueError, "fractions must be positive"),
-        (10, {"seed": "x"}, TypeError, "random_split seed must be None or an int >= 0"),
-        (10, {"seed": -1}, TypeError, "random_split seed must be None or an int >= 0"),
+        (10, {"seed": "x"}, TypeError, "random_split: seed must be None or an int >= 0"),
+        (10, {"seed": -1}, ValueError, "random_split: seed must be None or an int >= 0"),
     ],
 )
 def test_random_split_names_bad_inputs(first, kwargs, error, message):
@@ -241,7 +241,7 @@ def test_the_epoch_permutation_is_drawn_when_iteration_starts():
         (np.zeros((4, 1, 2, 2), np.uint8), np.arange(3), 2, ValueError, "y must hold 4 integer"),
         (np.zeros((4, 1, 2, 2), np.uint8), np.zeros(4), 2, ValueError, "y must hold 4 integer"),
         (np.zeros((4, 1, 2, 2), np.uint8), np.arange(4), 0, ValueError, "batch_size must be"),
-        (np.zeros((4, 1, 2, 2), np.uint8), np.arange(4), True, ValueError, "batch_size must be"),
+        (np.zeros((4, 1, 2, 2), np.uint8), np.arange(4), True, TypeError, "batch_size must be"),
     ],
 )
 def test_bad_loader_arguments_are_named(x, y, batch_size, error, message):
@@ -252,10 +252,10 @@ def test_bad_loader_arguments_are_named(x, y, batch_size, error, message):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"shuffle": "no"}, "DataLoader shuffle must be True or False, got 'no'"),
-        ({"drop_last": 1}, "DataLoader drop_last must be True or False, got 1"),
-        ({"seed": "abc"}, "DataLoader seed must be None or an int >= 0, got 'abc'"),
-        ({"seed": 1.5}, "DataLoader seed must be None or an int >= 0"),
+        ({"shuffle": "no"}, "DataLoader: shuffle must be True or False, got 'no'"),
+        ({"drop_last": 1}, "DataLoader: drop_last must be True or False, got 1"),
+        ({"seed": "abc"}, "DataLoader: seed must be None or an int >= 0, got 'abc'"),
+        ({"seed": 1.5}, "DataLoader: seed must be None or an int >= 0"),
     ],
 )
 def test_bad_loader_options_are_named(kwargs, message):

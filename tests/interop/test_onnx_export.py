@@ -1,4 +1,4 @@
-"""to_onnx: onnxruntime runs every exported layer and model with minigrad's eval outputs."""
+"""to_onnx: what an export writes, checks and refuses; models run in onnxruntime."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 
 from minigrad import nn
 from minigrad.interop import OnnxExportError, to_onnx
-from minigrad_bench.models import seed_net, vgg
+from minigrad.models import seed_net, vgg_baseline
+from tests.interop.onnx_round_trip import check_round_trip, session
 from tests.nn.cases import generator, random_input
 from tests.parity import assert_close
 
@@ -15,110 +16,14 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 
-def _session(path):
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def _check_round_trip(tmp_path, model, input_shape, run_batch=3, opset=None, seed=1):
-    """Exports at ``input_shape``, runs onnxruntime at batch ``run_batch``, compares."""
-    path = tmp_path / "model.onnx"
-    proto = to_onnx(model, path, input_shape, opset=opset)
-    x = random_input((run_batch, *input_shape[1:]), seed=seed, dtype=np.float32)
-    (theirs,) = _session(path).run(None, {"input": x})
-    model.eval()
-    assert_close("onnxruntime output", model(x), theirs, np.float32)
-    return proto
-
-
-def _op_types(proto) -> set[str]:
-    return {node.op_type for node in proto.graph.node}
-
-
-LAYERS = {
-    "conv": (lambda: nn.Conv2d(3, 4, 3, generator=generator()), (2, 3, 9, 9)),
-    "conv strided padded": (lambda: nn.Conv2d(3, 5, (3, 5), stride=(2, 1), padding=(1, 2),
-                                              generator=generator()), (2, 3, 10, 9)),
-    "conv no bias 1x1 stride 2": (lambda: nn.Conv2d(2, 3, 1, stride=2, bias=False,
-                                                    generator=generator()), (2, 2, 7, 6)),
-    "linear": (lambda: nn.Linear(6, 4, generator=generator()), (2, 6)),
-    "linear 3-d input no bias": (lambda: nn.Linear(6, 4, bias=False, generator=generator()),
-                                 (2, 5, 6)),
-    "max pool": (lambda: nn.MaxPool2d(2), (2, 3, 8, 8)),
-    "max pool 3 stride 2 pad 1": (lambda: nn.MaxPool2d(3, 2, 1), (2, 3, 9, 8)),
-    "avg pool pad counted": (lambda: nn.AvgPool2d(3, 2, 1), (2, 2, 9, 8)),
-    "avg pool pad not counted": (lambda: nn.AvgPool2d((2, 3), (1, 2), (1, 1),
-                                                      count_include_pad=False), (2, 2, 7, 9)),
-    "adaptive avg pool global": (lambda: nn.AdaptiveAvgPool2d(1), (2, 3, 7, 5)),
-    "adaptive avg pool equal bins": (lambda: nn.AdaptiveAvgPool2d((2, 4)), (2, 3, 8, 8)),
-    "adaptive avg pool unequal bins": (lambda: nn.AdaptiveAvgPool2d((3, 2)), (2, 3, 7, 5)),
-    "adaptive avg pool more bins than pixels": (lambda: nn.AdaptiveAvgPool2d((4, 9)),
-                                                (2, 1, 3, 5)),
-    "flatten": (lambda: nn.Flatten(), (2, 3, 4, 5)),
-    "flatten middle dims": (lambda: nn.Flatten(1, 2), (2, 3, 4, 5)),
-    "flatten trailing dims": (lambda: nn.Flatten(2), (2, 3, 4, 5)),
-    "flatten everything": (lambda: nn.Flatten(0), (2, 3, 4)),
-    "dropout in training mode": (lambda: nn.Dropout(0.5, generator=generator()), (2, 7)),
-    "identity": (lambda: nn.Identity(), (2, 3, 4)),
-    "relu": (lambda: nn.ReLU(), (2, 3, 4)),
-    "sigmoid": (lambda: nn.Sigmoid(), (2, 3, 4)),
-    "tanh": (lambda: nn.Tanh(), (2, 3, 4)),
-    "gelu": (lambda: nn.GELU(), (2, 3, 4)),
-    "gelu tanh": (lambda: nn.GELU("tanh"), (2, 3, 4)),
-    "softmax dim 1": (lambda: nn.Softmax(dim=1), (2, 3, 4, 5)),
-    "softmax last dim": (lambda: nn.Softmax(), (2, 3, 4)),
-    "log softmax dim 1": (lambda: nn.LogSoftmax(dim=1), (2, 5)),
-    "log softmax dim -2": (lambda: nn.LogSoftmax(dim=-2), (2, 3, 4)),
-    "nested sequential": (lambda: nn.Sequential(
-        nn.Sequential(nn.Linear(4, 3, generator=generator()), nn.Tanh()),
-        nn.Linear(3, 2, generator=generator(1))), (2, 4)),
-}
-
-
-@pytest.mark.parametrize("name", list(LAYERS))
-def test_each_layer_runs_in_onnxruntime_with_minigrads_output(tmp_path, name):
-    build, shape = LAYERS[name]
-    model = build()
-    model.train()  # the export is of eval mode whatever the model's mode
-    _check_round_trip(tmp_path, model, shape)
-
-
-def _trained_batch_norm(norm, shape):
-    norm.train()(random_input(shape, seed=7, dtype=np.float32) * 3 + 1)
-    return norm
-
-
-@pytest.mark.parametrize("build, shape", [
-    (lambda: nn.BatchNorm1d(5), (4, 5)),
-    (lambda: nn.BatchNorm1d(3, eps=1e-3), (4, 3, 6)),
-    (lambda: nn.BatchNorm2d(3), (4, 3, 5, 5)),
-    (lambda: nn.BatchNorm2d(3, affine=False), (4, 3, 5, 5)),
-    (lambda: nn.BatchNorm2d(3, track_running_stats=False), (4, 3, 5, 5)),
-    (lambda: nn.BatchNorm1d(3, affine=False, track_running_stats=False), (4, 3, 6)),
-], ids=["1d", "1d with length", "2d", "2d no affine", "2d batch statistics",
-        "1d batch statistics no affine"])
-def test_batch_norm_exports_its_eval_mode_normalisation(tmp_path, build, shape):
-    norm = _trained_batch_norm(build(), shape)
-    if norm.affine:
-        norm.weight.data[...] = np.linspace(0.5, 2, norm.num_features)
-        norm.bias.data[...] = np.linspace(-1, 1, norm.num_features)
-    _check_round_trip(tmp_path, norm, shape, run_batch=5)
-
-
-@pytest.mark.parametrize("opset, approximate, expected_op", [
-    (17, "none", "Erf"), (17, "tanh", "Tanh"), (20, "none", "Gelu"), (20, "tanh", "Gelu"),
-    (13, "none", "Erf")])
-def test_gelu_is_onnxs_gelu_from_opset_20_and_composed_below(tmp_path, opset, approximate,
-                                                            expected_op):
-    proto = _check_round_trip(tmp_path, nn.GELU(approximate), (2, 3, 4), opset=opset)
-    assert expected_op in _op_types(proto)
-    assert proto.opset_import[0].version == opset
+def _trained_batch_norm(model, shape):
+    model.train()(random_input(shape, seed=7, dtype=np.float32) * 3 + 1)
+    return model
 
 
 def test_seed_net_runs_in_onnxruntime_with_dynamic_batch_and_state_dict_names(tmp_path):
     model = seed_net(generator=generator(0))
-    proto = _check_round_trip(tmp_path, model, (1, 1, 28, 28), run_batch=7)
+    proto = check_round_trip(tmp_path, model, (1, 1, 28, 28), run_batch=7)
     assert [d.dim_param for d in proto.graph.input[0].type.tensor_type.shape.dim][:1] == \
         ["batch"]
     names = {t.name for t in proto.graph.initializer}
@@ -130,15 +35,15 @@ def test_seed_net_runs_in_onnxruntime_with_dynamic_batch_and_state_dict_names(tm
 
 
 def test_vgg_baseline_runs_in_onnxruntime_with_its_running_statistics(tmp_path):
-    model = vgg(generator=generator(0))
+    model = vgg_baseline(generator=generator(0))
     model.train()(random_input((6, 1, 16, 16), seed=3, dtype=np.float32))
-    proto = _check_round_trip(tmp_path, model, (2, 1, 16, 16), run_batch=3)
+    proto = check_round_trip(tmp_path, model, (2, 1, 16, 16), run_batch=3)
     names = {t.name for t in proto.graph.initializer}
     assert {k for k in model.state_dict() if not k.endswith("num_batches_tracked")} == names
 
 
 def test_export_leaves_the_model_unchanged(tmp_path):
-    model = vgg(widths=(4, 8, 8, 8), generator=generator(0))
+    model = vgg_baseline(widths=(4, 8, 8, 8), generator=generator(0))
     before = model.state_dict()
     to_onnx(model, tmp_path / "vgg.onnx", (2, 1, 16, 16))
     assert model.training and all(m.training for m in model.modules())
@@ -152,7 +57,7 @@ def test_a_fixed_batch_export_has_a_static_input_shape(tmp_path):
     assert [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim] == [4, 3]
     assert [d.dim_value for d in proto.graph.output[0].type.tensor_type.shape.dim] == [4, 2]
     with pytest.raises(ort.capi.onnxruntime_pybind11_state.InvalidArgument):
-        _session(path).run(None, {"input": np.zeros((5, 3), np.float32)})
+        session(path).run(None, {"input": np.zeros((5, 3), np.float32)})
 
 
 class Residual(nn.Module):
@@ -179,7 +84,7 @@ def test_a_residual_user_module_exports_through_its_to_onnx_method(tmp_path):
                           Residual(4), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                           nn.Linear(4, 3, generator=generator()))
     _trained_batch_norm(model, (4, 1, 8, 8))
-    proto = _check_round_trip(tmp_path, model, (2, 1, 8, 8))
+    proto = check_round_trip(tmp_path, model, (2, 1, 8, 8))
     assert "1.body.0.weight" in {t.name for t in proto.graph.initializer}
     assert sum(node.op_type == "Add" for node in proto.graph.node) == 2
     assert any(node.name == "/2/Add" for node in proto.graph.node)
@@ -242,11 +147,28 @@ def test_float64_models_export_as_double(tmp_path):
     assert_close("ONNX reference evaluator", model.eval()(x), theirs, np.float64)
 
 
+@pytest.mark.parametrize("opset", [13, 17])
+def test_float64_normalisations_resizes_and_rectifiers_compute_in_double(tmp_path, opset):
+    from onnx.reference import ReferenceEvaluator
+
+    model = nn.Sequential(
+        nn.ConvTranspose2d(2, 4, 3, stride=2, output_padding=1, generator=generator()),
+        nn.GroupNorm(2, 4), nn.ELU(), nn.Upsample(scale_factor=1.5, mode="bilinear"),
+        nn.Upsample(size=(7, 9)), nn.LayerNorm((7, 9)), nn.LeakyReLU(0.2), nn.SiLU()).double()
+    proto = to_onnx(model, tmp_path / "double.onnx", (2, 2, 3, 4), opset=opset)
+    x = random_input((3, 2, 3, 4), seed=4)
+    (theirs,) = ReferenceEvaluator(proto).run(None, {"input": x})
+    assert_close("ONNX reference evaluator", model.eval()(x), theirs, np.float64)
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(opset=12), ValueError, "opset must be an int from 13"),
     (dict(input_shape=(1, 5)), ValueError, r"got input of shape \(1, 5\); expected \(\*, 3\)"),
     (dict(input_shape=(0, 3)), ValueError, "input_shape must be a tuple of positive ints"),
     (dict(input_shape=3), ValueError, "input_shape must be a tuple"),
+    (dict(input_dtype=np.float64), ValueError,
+     r"input_dtype must be int64 or int32 \(indices\) or the model's dtype \(float32\)"),
+    (dict(input_dtype="text"), ValueError, "input_dtype must be int64 or int32"),
 ])
 def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, kwargs, error, match):
     arguments = dict(input_shape=(1, 3)) | kwargs
@@ -260,3 +182,13 @@ def test_a_model_mixing_dtypes_is_refused(tmp_path):
                           nn.Linear(2, 2, generator=generator(), dtype=np.float64))
     with pytest.raises(TypeError, match=r"mixes dtypes \['float32', 'float64'\]"):
         to_onnx(model, tmp_path / "m.onnx", (1, 3))
+
+
+def test_every_built_in_layer_with_an_inference_form_has_a_converter():
+    from minigrad.interop.onnx_registry import CONVERTERS, converter_for
+
+    layers = [getattr(nn, name) for name in nn.__all__]
+    layers = [cls for cls in layers if isinstance(cls, type) and issubclass(cls, nn.Module)
+              and cls is not nn.Module and not cls.__name__.endswith("Loss")]  # losses take targets
+    converter_for(nn.ReLU())  # loads the converter modules
+    assert [cls.__name__ for cls in layers if cls not in CONVERTERS] == []

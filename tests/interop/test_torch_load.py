@@ -128,6 +128,35 @@ def test_a_torchvision_resnet18_state_dict_reads_back_exactly(tmp_path):
         np.testing.assert_array_equal(loaded[key], value.numpy(), err_msg=key)
 
 
+def test_a_torchvision_resnet18_checkpoint_gives_torchs_logits_in_minigrads_resnet18(tmp_path):
+    torch = _torch()
+    torchvision = pytest.importorskip("torchvision")
+    from minigrad import models
+
+    torch.manual_seed(0)
+    theirs = torchvision.models.resnet18()
+    rng = np.random.default_rng(0)
+    with torch.no_grad():  # running statistics other than torchvision's 0 and 1
+        for module in theirs.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                c = module.num_features
+                module.running_mean.copy_(torch.from_numpy(rng.normal(0, 0.1, c)))
+                module.running_var.copy_(torch.from_numpy(rng.uniform(0.5, 2.0, c)))
+    path = _save(tmp_path, theirs.state_dict(), "resnet18.pt")
+    ours = models.resnet18()
+    ours.load_state_dict(load_torch_state_dict(path))
+    x = np.random.default_rng(1).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    with torch.no_grad():
+        expected = theirs.eval()(torch.from_numpy(x))
+    assert_close("eval-mode logits", ours.eval()(x), expected, np.float32)
+    # training mode: batch statistics, and the running statistics both update alike
+    with torch.no_grad():
+        expected = theirs.train()(torch.from_numpy(x))
+    assert_close("train-mode logits", ours.train()(x), expected, np.float32)
+    assert_close("updated running_var", ours.layer4[1].bn2.running_var,
+                 theirs.layer4[1].bn2.running_var, np.float32)
+
+
 def test_the_helpers_archives_are_what_torch_itself_reads(tmp_path):
     torch = _torch()
     arrays = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "n": np.array(7, np.int64)}

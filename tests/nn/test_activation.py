@@ -119,14 +119,14 @@ def test_relu_inplace_shows_in_repr_like_torch_and_leaves_the_input_alone():
     assert repr(nn.ReLU()) == repr(torch.nn.ReLU())
     x = np.array([-1.0, 2.0], np.float32)
     assert nn.ReLU(inplace=True)(x).tolist() == [0.0, 2.0] and x.tolist() == [-1.0, 2.0]
-    with pytest.raises(TypeError, match="ReLU inplace must be True or False, got 1"):
+    with pytest.raises(TypeError, match="ReLU: inplace must be True or False, got 1"):
         nn.ReLU(1)
 
 
 def test_softmax_refuses_a_dim_out_of_range():
     with pytest.raises(IndexError, match=r"Softmax\(dim=2\): dim=2 is out of range for a 2-D"):
         nn.Softmax(dim=2)(np.zeros((2, 3), np.float32))
-    with pytest.raises(TypeError, match="LogSoftmax dim must be an int, got None"):
+    with pytest.raises(TypeError, match="LogSoftmax: dim must be an int, got None"):
         nn.LogSoftmax(dim=None)
 
 
@@ -179,7 +179,7 @@ def test_rectifier_errors_name_the_layer():
         nn.LeakyReLU()(np.arange(3))
     with pytest.raises(TypeError, match=r"SiLU\(\) expects a numpy ndarray, got list"):
         nn.SiLU()([1.0, 2.0])
-    with pytest.raises(TypeError, match="ELU alpha must be a number, got 'big'"):
+    with pytest.raises(TypeError, match="ELU: alpha must be a number, got 'big'"):
         nn.ELU("big")
     with pytest.raises(TypeError, match="negative_slope must be a number, got True"):
         nn.LeakyReLU(True)

@@ -210,11 +210,11 @@ def test_conv2d_repr_matches_torch():
 
 
 def test_conv2d_rejects_bad_channel_counts_and_bias():
-    with pytest.raises(ValueError, match="Conv2d in_channels must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="Conv2d: in_channels must be an int >= 1, got 0"):
         nn.Conv2d(0, 2, 3)
-    with pytest.raises(TypeError, match="Conv2d out_channels must be an int, got 2.0"):
+    with pytest.raises(TypeError, match="Conv2d: out_channels must be an int >= 1, got 2.0"):
         nn.Conv2d(1, 2.0, 3)
-    with pytest.raises(TypeError, match="Conv2d bias must be True or False, got 'False'"):
+    with pytest.raises(TypeError, match="Conv2d: bias must be True or False, got 'False'"):
         nn.Conv2d(1, 2, 3, bias="False")
 
 

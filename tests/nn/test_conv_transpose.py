@@ -108,7 +108,7 @@ def test_conv_transpose_constructor_errors():
     with pytest.raises(ValueError, match=r"in_channels \(3\) and out_channels \(4\) must both "
                                          r"be divisible by groups \(2\)"):
         nn.ConvTranspose2d(3, 4, 3, groups=2)
-    with pytest.raises(ValueError, match="in_channels must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="ConvTranspose2d: in_channels must be an int >= 1, got 0"):
         nn.ConvTranspose2d(0, 4, 3)
     with pytest.raises(ValueError, match="needs kernel_size >= 1"):
         nn.ConvTranspose2d(1, 1, 0)

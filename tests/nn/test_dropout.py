@@ -42,16 +42,16 @@ def test_set_generator_reaches_nested_dropout():
 
 
 def test_dropout_rejects_bad_probability():
-    with pytest.raises(ValueError, match="between 0 and 1, got 1.5"):
+    with pytest.raises(ValueError, match="Dropout: p must be a number >= 0 and <= 1, got 1.5"):
         nn.Dropout(1.5)
 
 
 def test_dropout_rejects_a_probability_that_is_not_a_number():
-    with pytest.raises(TypeError, match="Dropout p must be a number, got 'a'"):
+    with pytest.raises(TypeError, match="Dropout: p must be a number >= 0 and <= 1, got 'a'"):
         nn.Dropout("a")
-    with pytest.raises(TypeError, match="Dropout p must be a number, got True"):
+    with pytest.raises(TypeError, match="Dropout: p must be a number >= 0 and <= 1, got True"):
         nn.Dropout(True)
-    with pytest.raises(TypeError, match="Dropout inplace must be True or False"):
+    with pytest.raises(TypeError, match="Dropout: inplace must be True or False"):
         nn.Dropout(0.5, "yes")
 
 
@@ -145,7 +145,7 @@ def test_dropout2d_repr_equals_torch():
 
 
 def test_dropout2d_errors_name_layer_expected_and_got():
-    with pytest.raises(ValueError, match="between 0 and 1, got -0.1"):
+    with pytest.raises(ValueError, match="Dropout2d: p must be a number >= 0 and <= 1, got -0.1"):
         nn.Dropout2d(-0.1)
     with pytest.raises(ValueError, match=r"Dropout2d\(p=0.5, inplace=False\) expected input of "
                                          r"shape \(N, C, H, W\) or \(N, C, L\), got input of "

@@ -94,9 +94,10 @@ def test_embedding_errors_name_layer_expected_and_got():
         layer(np.zeros(3, np.float32))
     with pytest.raises(TypeError, match="integer indices, got list"):
         layer([1, 2])
-    with pytest.raises(ValueError, match=r"padding_idx must be an int in \[-5, 5\), got 5"):
+    with pytest.raises(ValueError, match=r"Embedding: padding_idx must be an int >= -5 and <= 4, "
+                                         r"got 5"):
         nn.Embedding(5, 2, padding_idx=5)
-    with pytest.raises(ValueError, match="embedding_dim must be a positive int, got 0"):
+    with pytest.raises(ValueError, match="Embedding: embedding_dim must be an int >= 1, got 0"):
         nn.Embedding(5, 0)
     layer(np.array([[1, 2]]))
     with pytest.raises(ValueError, match=r"backward expected a gradient of shape \(1, 2, 2\)"):

@@ -75,13 +75,13 @@ def test_flatten_and_identity_pass_gradients_through():
 
 
 def test_linear_rejects_bad_sizes_and_bias_naming_the_argument():
-    with pytest.raises(ValueError, match="Linear in_features must be an int >= 1, got -1"):
+    with pytest.raises(ValueError, match="Linear: in_features must be an int >= 1, got -1"):
         nn.Linear(-1, 3)
-    with pytest.raises(ValueError, match="Linear out_features must be an int >= 1, got 0"):
+    with pytest.raises(ValueError, match="Linear: out_features must be an int >= 1, got 0"):
         nn.Linear(3, 0)
-    with pytest.raises(TypeError, match="Linear in_features must be an int, got 2.5"):
+    with pytest.raises(TypeError, match="Linear: in_features must be an int >= 1, got 2.5"):
         nn.Linear(2.5, 3)
-    with pytest.raises(TypeError, match="Linear bias must be True or False, got 'no'"):
+    with pytest.raises(TypeError, match="Linear: bias must be True or False, got 'no'"):
         nn.Linear(2, 3, bias="no")
 
 
@@ -95,7 +95,7 @@ def test_flatten_refuses_dims_out_of_range_instead_of_wrapping_around():
         nn.Flatten(0, -5)(x)
     with pytest.raises(ValueError, match="start_dim must not come after end_dim"):
         nn.Flatten(2, 1)(x)
-    with pytest.raises(TypeError, match="Flatten start_dim must be an int, got '1'"):
+    with pytest.raises(TypeError, match="Flatten: start_dim must be an int, got '1'"):
         nn.Flatten("1")
     assert nn.Flatten(-3, -2)(x).shape == (2, 12, 5)
 

@@ -75,5 +75,5 @@ def test_pooling_repr_matches_torch(name, kwargs):
 
 
 def test_avg_pool_rejects_a_non_bool_count_include_pad():
-    with pytest.raises(TypeError, match="AvgPool2d count_include_pad must be True or False"):
+    with pytest.raises(TypeError, match="AvgPool2d: count_include_pad must be True or False"):
         nn.AvgPool2d(2, count_include_pad="no")

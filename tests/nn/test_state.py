@@ -57,3 +57,21 @@ def test_load_state_dict_with_an_unconvertible_later_entry_changes_nothing(uncon
         model.load_state_dict(state)
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[key])
+
+
+def test_snapshot_buffers_puts_back_values_arrays_and_names_changed_since():
+    from minigrad.nn.state import snapshot_buffers
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    norm = model[1]
+    arrays = {name: array for name, array in norm._buffers.items()}
+    before = model.state_dict()
+    restore = snapshot_buffers(model)
+    model(np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32))  # in place + replaced
+    norm.register_buffer("added", np.zeros(2))
+    assert not np.array_equal(norm.running_mean, before["1.running_mean"])
+    restore()
+    assert list(norm._buffers) == ["running_mean", "running_var", "num_batches_tracked"]
+    assert all(norm._buffers[name] is array for name, array in arrays.items())
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)

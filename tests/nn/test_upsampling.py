@@ -85,7 +85,8 @@ def test_upsample_repr_equals_torch():
 
 
 def test_upsample_errors_name_layer_expected_and_got():
-    with pytest.raises(ValueError, match="mode must be one of .*, got 'bicubic'"):
+    with pytest.raises(ValueError, match="Upsample: mode must be 'nearest', 'nearest-exact' or "
+                                         "'bilinear', got 'bicubic'"):
         nn.Upsample(scale_factor=2, mode="bicubic")
     with pytest.raises(ValueError, match="exactly one of size and scale_factor"):
         nn.Upsample()

@@ -121,23 +121,23 @@ def test_adamw_decays_weights_before_the_adam_update():
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        (dict(lr=-1e-3), "lr must be >= 0"),
-        (dict(eps=-1e-8), "eps must be >= 0"),
-        (dict(betas=(1.0, 0.999)), r"betas\[0\] must be >= 0.0 and < 1.0"),
-        (dict(betas=(0.9, -0.1)), r"betas\[1\] must be >= 0.0 and < 1.0"),
-        (dict(betas=(0.9,)), r"betas must be a tuple \(beta1, beta2\)"),
-        (dict(betas=0.9), r"betas must be a tuple \(beta1, beta2\), got 0.9"),
-        (dict(betas="0.9"), r"betas must be a tuple \(beta1, beta2\), got '0.9'"),
-        (dict(weight_decay=-0.01), "weight_decay must be >= 0"),
-        (dict(amsgrad="True"), "amsgrad must be True or False, got 'True'"),
-        (dict(maximize=None), "maximize must be True or False, got None"),
+        (dict(lr=-1e-3), ValueError, "lr must be a number >= 0"),
+        (dict(eps=-1e-8), ValueError, "eps must be a number >= 0"),
+        (dict(betas=(1.0, 0.999)), ValueError, r"betas\[0\] must be a number >= 0 and < 1"),
+        (dict(betas=(0.9, -0.1)), ValueError, r"betas\[1\] must be a number >= 0 and < 1"),
+        (dict(betas=(0.9,)), ValueError, r"betas must be a tuple \(beta1, beta2\)"),
+        (dict(betas=0.9), ValueError, r"betas must be a tuple \(beta1, beta2\), got 0.9"),
+        (dict(betas="0.9"), ValueError, r"betas must be a tuple \(beta1, beta2\), got '0.9'"),
+        (dict(weight_decay=-0.01), ValueError, "weight_decay must be a number >= 0"),
+        (dict(amsgrad="True"), TypeError, "amsgrad must be True or False, got 'True'"),
+        (dict(maximize=None), TypeError, "maximize must be True or False, got None"),
     ],
 )
 @pytest.mark.parametrize("cls", [optim.Adam, optim.AdamW])
-def test_adam_rejects_nonsense_hyperparameters(cls, kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_adam_rejects_nonsense_hyperparameters(cls, kwargs, error, message):
+    with pytest.raises(error, match=message):
         cls(make_parameters([np.ones(2)]), **kwargs)
 
 

@@ -70,7 +70,7 @@ def test_group_hyperparameters_default_to_the_constructor_arguments():
         (lambda p: [{"params": p, "weight_decy": 0.1}], ValueError,
          r"group 0 has unknown keys \['weight_decy'\]"),
         (lambda p: [{"params": p[:1]}, {"params": p[1:], "lr": -1}], ValueError,
-         r"SGD \(group 1\): lr must be >= 0"),
+         r"SGD \(group 1\): lr must be a number >= 0"),
     ],
 )
 def test_optimizer_rejects_bad_params_with_a_clear_message(make_params, error, message):
@@ -94,7 +94,7 @@ def test_lr_property_reads_the_first_group_and_sets_every_group():
     assert sgd.lr == 0.5
     sgd.lr = 0.01
     assert [g["lr"] for g in sgd.param_groups] == [0.01, 0.01]
-    with pytest.raises(ValueError, match="lr must be >= 0"):
+    with pytest.raises(ValueError, match="lr must be a number >= 0"):
         sgd.lr = -1.0
 
 
@@ -327,33 +327,36 @@ def test_optimizer_rejects_bad_names_and_unordered_params(make_params, error, me
 
 # -- load_state_dict argument checks (issue 13) ------------------------------------------
 @pytest.mark.parametrize(
-    "state, message",
+    "state, error, message",
     [
-        (None, r"expected a dict with 'state' and 'param_groups' \(from state_dict\(\)\), "
-               r"got NoneType"),
-        ([], "expected a dict with 'state' and 'param_groups'.*got list"),
-        ({"state": {}, "param_groups": None}, "param_groups must be a list of dicts"),
-        ({"state": {}, "param_groups": [{"lr": 0.1}]}, "each with a 'params' list"),
-        ({"state": [], "param_groups": [{"params": [0, 1]}]},
+        (None, ValueError,
+         r"expected a dict with 'state' and 'param_groups' \(from state_dict\(\)\), "
+         r"got NoneType"),
+        ([], ValueError, "expected a dict with 'state' and 'param_groups'.*got list"),
+        ({"state": {}, "param_groups": None}, ValueError, "param_groups must be a list of dicts"),
+        ({"state": {}, "param_groups": [{"lr": 0.1}]}, ValueError, "each with a 'params' list"),
+        ({"state": [], "param_groups": [{"params": [0, 1]}]}, ValueError,
          "state must be a dict from parameter index to a dict, got list"),
-        ({"state": {}, "param_groups": [{"params": ["x", 1]}]},
-         r"group 0: parameter indices must be integers >= 0, got 'x'"),
+        ({"state": {}, "param_groups": [{"params": ["x", 1]}]}, TypeError,
+         r"group 0: parameter index must be an int >= 0, got 'x'"),
         ({"state": {0: {"momentum_buffer": np.zeros(2)}, "first": {}},
-          "param_groups": [{"params": [0, 1]}]}, "state: parameter indices must be integers"),
+          "param_groups": [{"params": [0, 1]}]}, TypeError,
+         "state: parameter index must be an int"),
         ({"state": {0: {"momentum_buffer": np.zeros(2)}}, "param_groups": [{"params": [0, 1],
                                                                              "lr": "fast"}]},
-         r"SGD \(saved group 0\): lr must be a number, got 'fast'"),
+         TypeError,
+         r"SGD \(saved group 0\): lr must be a number >= 0, got 'fast'"),
     ],
 )
 def test_load_state_dict_refuses_what_is_not_an_optimizer_state_and_changes_nothing(
-        state, message):
+        state, error, message):
     params = make_parameters([np.ones(2), np.ones(3)])
     sgd = optim.SGD(params, lr=0.1, momentum=0.9)
     for p in params:
         p.grad += 1.0
     sgd.step()
     before = sgd.state_dict()
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         sgd.load_state_dict(state)
     after = sgd.state_dict()
     assert after["param_groups"] == before["param_groups"]
@@ -365,7 +368,7 @@ def test_load_state_dict_checks_the_non_array_state_entries():
     adam, _ = trained_adam([(2,), (3,)])
     saved = adam.state_dict()
     saved["state"][0]["step"] = "three"
-    with pytest.raises(ValueError, match="step must be a number, got 'three'"):
+    with pytest.raises(TypeError, match="step must be a number >= 0, got 'three'"):
         adam.load_state_dict(saved)
 
 

@@ -106,18 +106,18 @@ def test_rmsprop_load_state_dict_asks_for_the_buffers_its_group_uses():
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        (dict(lr=-0.01), "lr must be >= 0"),
-        (dict(alpha=-0.1), "alpha must be >= 0.0 and <= 1.0"),
-        (dict(alpha=1.5), "alpha must be >= 0.0 and <= 1.0, got 1.5"),
-        (dict(eps=-1e-8), "eps must be >= 0"),
-        (dict(momentum=-0.9), "momentum must be >= 0"),
-        (dict(weight_decay=-1.0), "weight_decay must be >= 0"),
-        (dict(centered="no"), "centered must be True or False, got 'no'"),
-        (dict(maximize=0), "maximize must be True or False, got 0"),
+        (dict(lr=-0.01), ValueError, "lr must be a number >= 0"),
+        (dict(alpha=-0.1), ValueError, "alpha must be a number >= 0 and <= 1"),
+        (dict(alpha=1.5), ValueError, "alpha must be a number >= 0 and <= 1, got 1.5"),
+        (dict(eps=-1e-8), ValueError, "eps must be a number >= 0"),
+        (dict(momentum=-0.9), ValueError, "momentum must be a number >= 0"),
+        (dict(weight_decay=-1.0), ValueError, "weight_decay must be a number >= 0"),
+        (dict(centered="no"), TypeError, "centered must be True or False, got 'no'"),
+        (dict(maximize=0), TypeError, "maximize must be True or False, got 0"),
     ],
 )
-def test_rmsprop_rejects_nonsense_hyperparameters(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_rmsprop_rejects_nonsense_hyperparameters(kwargs, error, message):
+    with pytest.raises(error, match=message):
         optim.RMSprop(make_parameters([np.ones(2)]), **kwargs)

@@ -80,21 +80,22 @@ def test_sgd_keeps_float32_in_place_and_close_to_torch(config):
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        (dict(lr=-0.1), "lr must be >= 0"),
-        (dict(lr=0.1, momentum=-0.5), "momentum must be >= 0"),
-        (dict(lr=0.1, weight_decay=-1.0), "weight_decay must be >= 0"),
-        (dict(lr=0.1, dampening=float("nan")), "dampening must be >= 0"),
-        (dict(lr=0.1, nesterov=True), "nesterov=True needs momentum > 0 and dampening == 0"),
-        (dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening == 0"),
-        (dict(lr="0.1"), "lr must be a number"),
-        (dict(lr=0.1, maximize=1), "maximize must be True or False, got 1"),
-        (dict(lr=0.1, momentum=0.9, nesterov="yes"), "nesterov must be True or False"),
+        (dict(lr=-0.1), ValueError, "lr must be a number >= 0"),
+        (dict(lr=0.1, momentum=-0.5), ValueError, "momentum must be a number >= 0"),
+        (dict(lr=0.1, weight_decay=-1.0), ValueError, "weight_decay must be a number >= 0"),
+        (dict(lr=0.1, dampening=float("nan")), ValueError, "dampening must be a number >= 0"),
+        (dict(lr=0.1, nesterov=True), ValueError,
+         "nesterov=True needs momentum > 0 and dampening == 0"),
+        (dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), ValueError, "dampening == 0"),
+        (dict(lr="0.1"), TypeError, "lr must be a number"),
+        (dict(lr=0.1, maximize=1), TypeError, "maximize must be True or False, got 1"),
+        (dict(lr=0.1, momentum=0.9, nesterov="yes"), TypeError, "nesterov must be True or False"),
     ],
 )
-def test_sgd_rejects_nonsense_hyperparameters(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_sgd_rejects_nonsense_hyperparameters(kwargs, error, message):
+    with pytest.raises(error, match=message):
         optim.SGD(make_parameters([np.ones(2)]), **kwargs)
 
 

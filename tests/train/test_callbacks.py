@@ -119,11 +119,13 @@ def test_without_restore_best_weights_the_last_weights_stay():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"mode": "maximum"}, "mode must be 'min' or 'max'"),
+        ({"mode": "maximum"}, "mode must be 'min', 'max' or 'auto', got 'maximum'"),
+        ({"monitor": "val_f1"}, "mode='auto' cannot tell whether 'val_f1' should go up"),
+        ({"baseline": math.nan}, "baseline must be a finite number or None, got nan"),
+        ({"baseline": "0.9"}, "baseline must be a finite number or None"),
         ({"monitor": "val_loss", "mode": "max"}, "mode must be 'min'"),
         ({"monitor": "train_acc", "mode": "min"}, "mode must be 'max'"),
         ({"patience": -1}, "patience must be an int >= 0"),
-        ({"patience": 2.5}, "patience must be an int >= 0"),
         ({"min_delta": -0.1}, "min_delta must be a finite number >= 0"),
         ({"start_from_epoch": -1}, "start_from_epoch must be an int >= 0"),
         ({"monitor": ""}, "monitor must be a metric name"),
@@ -134,25 +136,34 @@ def test_early_stopping_rejects_bad_arguments(kwargs, message):
         EarlyStopping(**kwargs)
 
 
+def test_early_stopping_refuses_a_non_integer_patience_with_a_type_error():
+    with pytest.raises(TypeError, match="patience must be an int >= 0, got 2.5"):
+        EarlyStopping(patience=2.5)
+
+
 def test_early_stopping_on_a_val_metric_without_val_loader_fails_at_fit_start():
     model = Net()
     trainer = Trainer(
         model, ScriptedLoss(model), SGD(model.parameters(), lr=0.1), callbacks=[EarlyStopping()]
     )
-    with pytest.raises(ValueError, match="monitors 'val_acc' but fit\\(\\) got no val_loader"):
+    message = (r"EarlyStopping: monitor='val_acc' is a validation metric, but fit\(\) got no "
+               r"val_loader; this run logs train_loss, train_acc, lr, epoch_time")
+    with pytest.raises(ValueError, match=message):
         trainer.fit(one_batch_loader(), epochs=2, verbose=False)
+    assert trainer.loss_fn.train_calls == []
 
 
-def test_early_stopping_on_a_metric_the_run_lacks_names_the_metrics_it_has():
+def test_early_stopping_on_a_metric_the_run_never_logs_fails_at_fit_start_naming_them():
     model = Net()
-    trainer = Trainer(
-        model,
-        ScriptedLoss(model, [1.0]),
-        SGD(model.parameters(), lr=0.1),
-        callbacks=[EarlyStopping(monitor="val_f1")],
-    )
-    with pytest.raises(KeyError, match="'val_f1' is not among .*'val_loss'"):
+    loss = ScriptedLoss(model, [1.0])
+    trainer = Trainer(model, loss, SGD(model.parameters(), lr=0.1),
+                      callbacks=[EarlyStopping(monitor="val_f1", mode="max")])
+    message = (r"EarlyStopping: monitor='val_f1' is not a metric this run logs; it logs "
+               r"train_loss, train_acc, val_loss, val_acc, lr, epoch_time \(the accuracies only "
+               r"for class-index targets\)")
+    with pytest.raises(ValueError, match=message):
         trainer.fit(one_batch_loader(), one_batch_loader(), epochs=1, verbose=False)
+    assert loss.train_calls == []  # before any batch
 
 
 # -- ModelCheckpoint and CSVLogger ----------------------------------------------------
@@ -219,3 +230,156 @@ def test_csv_logger_writes_one_row_per_epoch(tmp_path):
     assert list(rows[0]) == ["epoch", *history]
     assert [float(row["val_loss"]) for row in rows] == history["val_loss"]  # exact floats
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
+
+
+# -- what is checked when fit starts, before any batch ---------------------------------
+@pytest.mark.parametrize("path, error, message", [
+    ("ck-{foo}.npz", ValueError, r"ModelCheckpoint: path='.*ck-\{foo\}.npz' has the field "
+     r"\{foo\}, which is neither 'epoch' nor a metric this run logs; it logs train_loss, "
+     r"train_acc, val_loss, val_acc, lr, epoch_time"),
+    ("ck-{val_acc:d}.npz", ValueError, r"cannot be formatted with an int epoch and float "
+     r"metrics \(ValueError: Unknown format code 'd'"),
+    ("ck-{epoch.npz", ValueError, r"is not a valid format string"),
+    ("ck-{}.npz", ValueError, r"has the field \{\}"),
+    ("missing/ck-{epoch}.npz", FileNotFoundError, r"ModelCheckpoint: path='.*missing/"
+     r"ck-1.npz': the folder '.*missing' does not exist"),
+])
+def test_model_checkpoint_paths_that_cannot_be_written_fail_at_fit_start(tmp_path, path, error,
+                                                                         message):
+    model = Net()
+    loss = ScriptedLoss(model, [1.0])
+    saver = ModelCheckpoint(tmp_path / path, monitor="val_loss", mode="min")
+    trainer = Trainer(model, loss, SGD(model.parameters(), lr=0.1), callbacks=[saver])
+    with pytest.raises(error, match=message):
+        trainer.fit(one_batch_loader(), one_batch_loader(), epochs=1, verbose=False)
+    assert loss.train_calls == [] and list(tmp_path.iterdir()) == []
+
+
+def test_model_checkpoint_fields_and_monitor_that_are_logged_pass(tmp_path):
+    model = Net()
+    path = tmp_path / "ck-{epoch:02d}-{train_loss:.2f}-{lr}.npz"
+    trainer = Trainer(model, ScriptedLoss(model, [1.0]), SGD(model.parameters(), lr=0.1),
+                      callbacks=[ModelCheckpoint(path, save_best_only=False)])
+    trainer.fit(one_batch_loader(), epochs=1, verbose=False)  # val_acc unused: every epoch
+    assert [p.name for p in tmp_path.iterdir()] == ["ck-01-1.00-0.1.npz"]
+
+
+def test_csv_logger_into_a_missing_folder_fails_at_fit_start(tmp_path):
+    model = Net()
+    loss = ScriptedLoss(model, [1.0])
+    trainer = Trainer(model, loss, SGD(model.parameters(), lr=0.1),
+                      callbacks=[CSVLogger(tmp_path / "no" / "log.csv")])
+    with pytest.raises(FileNotFoundError, match=r"CSVLogger: path='.*log.csv': the folder"):
+        trainer.fit(one_batch_loader(), epochs=1, verbose=False)
+    assert loss.train_calls == []
+
+
+def test_an_accuracy_monitor_in_a_run_without_class_targets_fails_before_the_first_update():
+    model = Net()
+    before = model.state_dict()
+    loss = ScriptedLoss(model, [1.0])
+    trainer = Trainer(model, loss, SGD(model.parameters(), lr=0.1),
+                      callbacks=[EarlyStopping(monitor="train_acc", mode="max")])
+    x = np.ones((5, 4), np.float32)
+    regression = [(x, np.zeros((5, 3), np.float32))]
+    message = (r"EarlyStopping: monitor='train_acc' is not a metric this run logs; it logs "
+               r"train_loss, lr, epoch_time \(no accuracies: the targets are not class indices\)")
+    with pytest.raises(ValueError, match=message):
+        trainer.fit(regression, epochs=2, verbose=False)
+    assert loss.train_calls == [1]  # one forward, no update
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key])
+
+
+def test_a_checkpoint_path_that_is_a_folder_fails_at_fit_start(tmp_path):
+    model = Net()
+    trainer = Trainer(model, ScriptedLoss(model, [1.0]), SGD(model.parameters(), lr=0.1),
+                      callbacks=[ModelCheckpoint(tmp_path, save_best_only=False)])
+    with pytest.raises(IsADirectoryError, match="ModelCheckpoint: path=.* is a folder"):
+        trainer.fit(one_batch_loader(), epochs=1, verbose=False)
+# -- Keras's baseline and mode="auto", translated from keras/src/callbacks/early_stopping_test.py
+def run_keras_script(stopper, values, stop_requested_at=None):
+    """Keras's test loop on 1-based epochs: feed each value, stop when asked; the epochs run.
+
+    ``stop_requested_at``: the epoch after which another callback asks the run to stop.
+    """
+    for epoch, value in enumerate(values, 1):
+        stopper.update(value, epoch)
+        if stopper.stopped_epoch is not None or epoch == stop_requested_at:
+            return epoch
+    return len(values)
+
+
+@pytest.mark.parametrize("patience", [0, 1, 2, 3])
+def test_keras_patience_case(patience):
+    # Keras: stopped_epoch == max(patience, 1) + 2, 0-based; here 1-based.
+    stopper = EarlyStopping(monitor="loss", patience=patience)
+    run_keras_script(stopper, [10.0, 9.0, 8.0, 9.0, 8.9, 8.8, 8.7, 8.6, 8.5])
+    assert stopper.stopped_epoch == max(patience, 1) + 3
+
+
+@pytest.mark.parametrize("baseline, stop_requested_at, epochs_run", [
+    (None, None, 5),  # Keras: best at 0-based epoch 2, patience 2: restores epoch 2
+    (0.5, None, 5),  # no epoch beats the baseline: trains `patience` epochs, restores epoch 2
+    (0.5, 4, 4),  # another callback stops the run: the best epoch is still restored
+])
+def test_keras_final_weights_cases(baseline, stop_requested_at, epochs_run):
+    losses = ([0.2, 0.15, 0.1, 0.11, 0.12] if baseline is None
+              else [0.9, 0.8, 0.7, 0.71, 0.72, 0.73])
+    stopper = EarlyStopping(monitor="val_loss", patience=2 if baseline is None else 5,
+                            baseline=baseline)
+    assert run_keras_script(stopper, losses, stop_requested_at) == epochs_run
+    assert stopper.best_epoch == 3  # Keras's 0-based epoch 2: the weights restored
+
+
+def test_an_improving_epoch_below_the_baseline_does_not_reset_the_wait_nor_stop_the_run():
+    # Keras's order: wait += 1, then an improvement returns before the patience check.
+    stopper = EarlyStopping(monitor="val_loss", patience=2, baseline=0.5)
+    assert run_keras_script(stopper, [0.9, 0.8, 0.7, 0.6, 0.65, 0.55]) == 5
+    assert (stopper.stopped_epoch, stopper.best_epoch, stopper.wait) == (5, 4, 5)
+
+
+def test_once_the_baseline_is_beaten_patience_counts_as_without_one():
+    stopper = EarlyStopping(monitor="val_loss", patience=2, baseline=0.5)
+    assert run_keras_script(stopper, [0.9, 0.4, 0.45, 0.46, 0.1]) == 4
+    assert (stopper.stopped_epoch, stopper.best_epoch) == (4, 2)
+    # min_delta applies to the baseline too: 0.45 beats 0.5, but not by more than 0.1
+    plain = EarlyStopping(monitor="val_loss", patience=2, baseline=0.5)
+    strict = EarlyStopping(monitor="val_loss", patience=2, baseline=0.5, min_delta=0.1)
+    assert run_keras_script(plain, [0.9, 0.45, 0.5, 0.5]) == 4
+    assert run_keras_script(strict, [0.9, 0.45, 0.5, 0.5]) == 3
+    assert plain.best_epoch == strict.best_epoch == 2
+
+
+def test_the_baseline_waits_for_start_from_epoch_and_works_in_max_mode():
+    stopper = EarlyStopping(monitor="val_acc", patience=2, baseline=0.9, start_from_epoch=2)
+    assert run_keras_script(stopper, [0.1, 0.2, 0.5, 0.6, 0.6, 0.95]) == 5
+    assert (stopper.stopped_epoch, stopper.best_epoch) == (5, 4)
+
+
+@pytest.mark.parametrize("monitor, expected", [
+    ("val_loss", "min"), ("loss", "min"), ("acc", "max"), ("val_accuracy", "max"),
+    ("train_auc", "max"),
+])
+def test_keras_auto_mode_cases(monitor, expected):
+    assert EarlyStopping(monitor=monitor).mode == expected
+    assert ModelCheckpoint("unused.npz", monitor=monitor).mode == expected
+
+
+@pytest.mark.parametrize("monitor", ["unknown", "val_mse", "f1_score"])
+def test_auto_mode_refuses_a_name_that_does_not_tell_its_direction(monitor):
+    # Keras 3 raises for "unknown" too; for "val_mse" or "f1_score" it asks the compiled
+    # metric object, which minigrad does not have: the user says mode="min" or "max".
+    with pytest.raises(ValueError, match="pass mode='max' or mode='min'"):
+        EarlyStopping(monitor=monitor)
+    assert EarlyStopping(monitor=monitor, mode="min").mode == "min"
+
+
+def test_a_baseline_run_through_the_trainer_restores_the_best_epoch_and_says_why():
+    trainer, history, snapshots = fit_scripted([0.9, 0.8, 0.7, 0.71, 0.72, 0.73], patience=5,
+                                               baseline=0.5)
+    assert (history.epochs, history.stopped_epoch, history.best_epoch) == (5, 5, 3)
+    assert history.stop_reason == ("early stopping: val_loss did not beat the baseline 0.5 by "
+                                   "more than 0.0 in 5 epochs (best 0.7 at epoch 3)")
+    for key, value in snapshots[2].items():
+        np.testing.assert_array_equal(trainer.model.state_dict()[key], value)

@@ -2,9 +2,11 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 
 from minigrad.train import History
+from minigrad.train.history import MAX_JSON_BYTES
 
 
 def make_history():
@@ -78,3 +80,47 @@ def test_compute_best_epoch_is_one_based_first_best(mode, values, expected):
 def test_from_dict_rejects_data_that_is_not_a_history():
     with pytest.raises(ValueError, match="'metrics'"):
         History.from_dict({"val_acc": [1.0]})
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"\xff\xfe", "codec can't decode"),
+    (b"{", "Expecting property name"),
+    (b"[" * 100_000 + b"]" * 100_000, "recursion"),
+    (b'{"metrics": {"val_acc": 5}}', "metric 'val_acc' must map to a list of numbers"),
+    (b'{"metrics": {"a": [1.0], "b": []}}', "different numbers of epochs"),
+    (b'{"metrics": {"a": [1.0]}, "best_epoch": 7}', "best_epoch must be None or a 1-based"),
+    (b'{"metrics": {}, "mode": "up"}', "mode must be 'min' or 'max'"),
+])
+def test_load_refuses_files_that_are_not_a_history_naming_them(tmp_path, text, message):
+    path = tmp_path / "h.json"
+    path.write_bytes(text)
+    with pytest.raises(ValueError, match=f"h.json' is not a History's JSON: .*{message}"):
+        History.load(path)
+
+
+def test_load_refuses_a_huge_file_unread(tmp_path):
+    path = tmp_path / "h.json"
+    with open(path, "wb") as file:
+        file.truncate(MAX_JSON_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(ValueError, match=r"h.json' holds 67108865 bytes, more than a History"):
+        History.load(path)
+def test_step_records_round_trip_through_json_and_arrays_with_epochs_as_ints(tmp_path):
+    history = make_history()
+    history.append_step({"epoch": 1, "lr": 0.1})
+    history.append_step({"epoch": 1, "lr": 0.2, "grad_norm": 3.5})  # a key first seen now
+    assert history.steps["grad_norm"][1] == 3.5 and math.isnan(history.steps["grad_norm"][0])
+    history.to_json(tmp_path / "h.json")
+    loaded = History.load(tmp_path / "h.json")
+    assert loaded == history and loaded.steps["epoch"] == [1, 1]
+    assert all(type(e) is int for e in loaded.steps["epoch"])
+    as_arrays = {**history.to_dict(),
+                 "steps": {k: np.asarray(v) for k, v in history.steps.items()}}
+    assert History.from_dict(as_arrays) == history  # a checkpoint keeps them as arrays
+    assert history.epochs == 3  # steps are not epochs
+
+
+def test_a_history_without_step_records_writes_no_steps_key():
+    assert "steps" not in make_history().to_dict()
+    assert History.from_dict(make_history().to_dict()).steps == {}
+    with pytest.raises(ValueError, match="'steps' must be a mapping"):
+        History.from_dict({**make_history().to_dict(), "steps": [1.0]})

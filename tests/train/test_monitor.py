@@ -9,10 +9,12 @@ from minigrad.train import Monitor
 
 @pytest.mark.parametrize("metric, mode", [
     ("val_loss", "min"), ("train_loss", "min"), ("val_acc", "max"), ("val_accuracy", "max"),
-    ("val_f1", None),
+    ("val_auc", "max"), ("val_f1", None), ("lr", None), ("val_acc_std", None),
 ])
 def test_expected_mode_reads_the_metric_name(metric, mode):
     assert Monitor.expected_mode(metric) == mode
+    if mode is not None:  # and mode="auto" resolves to it
+        assert Monitor(metric, "auto").mode == mode
 
 
 @pytest.mark.parametrize("mode, value, best, min_delta, improves", [
@@ -50,7 +52,8 @@ def test_needs_validation_for_val_metrics_only():
 
 @pytest.mark.parametrize("args, message", [
     (("", "min"), "Owner: monitor must be a metric name"),
-    (("val_loss", "down"), "Owner: mode must be 'min' or 'max', got 'down'"),
+    (("val_loss", "down"), "Owner: mode must be 'min', 'max' or 'auto', got 'down'"),
+    (("val_f1", "auto"), "Owner: mode='auto' cannot tell whether 'val_f1' should go up or"),
     (("val_loss", "max"), "improves when it goes down, so mode must be 'min'"),
     (("val_acc", "min"), "improves when it goes up, so mode must be 'max'"),
     (("val_acc", "max", -0.1), "min_delta must be a finite number >= 0"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from minigrad.checkpoint import load
+from minigrad.checkpoint import load, save
 from minigrad.optim import SGD
 from minigrad.train import CSVLogger, EarlyStopping, History, ModelCheckpoint, Trainer
 from tests.train.helpers import (
@@ -107,12 +107,12 @@ def test_kill_9_after_epoch_k_then_resume_equals_the_uninterrupted_run(tmp_path)
         assert {**full_row, "epoch_time": ""} == {**resumed_row, "epoch_time": ""}
 
 
-def small_run(tmp_path, epochs, resume=False):
+def small_run(tmp_path, epochs, resume=False, model=None):
     """An in-process run with momentum, shuffling, Noise and EarlyStopping, saving each epoch.
 
     The scripted val_loss is best at epoch 4, so patience 2 stops it after epoch 6.
     """
-    model = Net()
+    model = Net() if model is None else model
     loss = ScriptedLoss(model, [3.0, 2.0, 2.5, 1.0, 1.5, 1.2, 0.1])
     trainer = Trainer(
         model,
@@ -159,3 +159,74 @@ def test_resuming_with_other_callbacks_is_refused_and_changes_nothing(tmp_path):
         other.fit(one_batch_loader(), epochs=3, verbose=False, resume_from=tmp_path / "c.npz")
     for key, value in before.items():
         assert np.array_equal(model.state_dict()[key], value)
+
+
+def run_state(trainer):
+    """Everything a failed resume must leave as it was, and the History object itself."""
+    stopper = trainer.callbacks[0]
+    return {
+        "history": trainer.history, "history_data": trainer.history.to_dict(),
+        "epoch": trainer.epoch, "monitor": trainer.monitor,
+        "stopper": (stopper.wait, stopper.best, stopper.best_epoch, stopper.stopped_epoch),
+        "best_weights": {k: v.copy() for k, v in stopper.best_weights.items()},
+        "generator": trainer.generator.bit_generator.state,
+        "model": trainer.model.state_dict(),
+        "momentum": [trainer.optimizer.state[p]["momentum_buffer"].copy()
+                     for p in trainer.model.parameters()],
+    }
+
+
+def assert_same_run_state(trainer, before, same_objects=True):
+    after = run_state(trainer)
+    if same_objects:  # what fit replaces when it starts a run is put back, not rebuilt
+        assert after["history"] is before["history"] and after["monitor"] is before["monitor"]
+    for key in ("history_data", "epoch", "stopper", "generator"):
+        assert after[key] == before[key], key
+    for key in ("best_weights", "model"):
+        for name, value in before[key].items():
+            np.testing.assert_array_equal(after[key][name], value, err_msg=f"{key} {name}")
+    for now, then in zip(after["momentum"], before["momentum"], strict=True):
+        np.testing.assert_array_equal(now, then)
+
+
+def test_a_missing_resume_file_fails_before_anything_is_reset(tmp_path):
+    trainer, _ = small_run(tmp_path, epochs=2)
+    before = run_state(trainer)
+    loader = ArrayLoader(*blobs(16))
+    own_generator = loader.generator
+    with pytest.raises(FileNotFoundError):
+        trainer.fit(loader, one_batch_loader(), epochs=4, verbose=False,
+                    resume_from=tmp_path / "typo.npz")
+    assert_same_run_state(trainer, before)
+    assert loader.generator is own_generator  # not handed the run's Generator either
+
+
+def test_a_checkpoint_of_another_model_fails_after_the_reset_and_undoes_it(tmp_path):
+    small_run(tmp_path, epochs=2)
+    other = tmp_path / "other"
+    other.mkdir()
+    trainer, _ = small_run(other, epochs=2, model=Net(hidden=5))
+    before = run_state(trainer)
+    with pytest.raises(KeyError, match="0.weight: expected \\(5, 4\\), got \\(8, 4\\)"):
+        trainer.fit(ArrayLoader(*blobs(16)), one_batch_loader(), epochs=4, verbose=False,
+                    resume_from=tmp_path / "c.npz")
+    assert_same_run_state(trainer, before)
+
+
+def test_best_weights_of_another_architecture_are_refused_at_load(tmp_path):
+    trainer, _ = small_run(tmp_path, epochs=2)
+    stopper = trainer.callbacks[0]
+    stopper.best_weights = Net(hidden=5).state_dict()  # a forged or mixed-up checkpoint
+    save(tmp_path / "mixed.npz", trainer=trainer)
+    (tmp_path / "fresh").mkdir()
+    fresh, _ = small_run(tmp_path / "fresh", epochs=1)
+    before = run_state(fresh)
+    message = (r"EarlyStopping: the saved best weights do not fit this model: mis-shaped "
+               r"entries: 0.weight: expected \(8, 4\), got \(5, 4\)")
+    with pytest.raises(ValueError, match=message):
+        fresh.fit(ArrayLoader(*blobs(16)), one_batch_loader(), epochs=4, verbose=False,
+                  resume_from=tmp_path / "mixed.npz")
+    assert_same_run_state(fresh, before)
+    with pytest.raises(ValueError, match=message):
+        load(tmp_path / "mixed.npz", trainer=fresh)
+    assert_same_run_state(fresh, before, same_objects=False)

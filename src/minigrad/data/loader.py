@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from minigrad.checks import check_int
+from minigrad.checks import check_bool, check_int
 
 Transform = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -41,7 +41,7 @@ def random_split(
     """
     n, arrays = _split_input(n_or_arrays)
     fractions = _check_fractions(fractions)
-    generator = _seeded_generator(seed, "random_split seed")
+    generator = _seeded_generator(seed, "random_split: seed")
     if stratify is None:
         parts = _cut(generator.permutation(n), fractions)
     else:
@@ -54,20 +54,25 @@ def random_split(
 
 
 def _seeded_generator(seed, name: str) -> np.random.Generator:
-    """``np.random.default_rng(seed)``, with an error naming ``name`` for a bad seed."""
+    """``np.random.default_rng(seed)``, with an error naming ``name`` for a bad seed.
+
+    Whatever numpy takes as a seed is taken (a SeedSequence too), except a bool. As the checks
+    in ``minigrad.checks``: a seed of the wrong type is a TypeError, a negative one a ValueError.
+    """
+    message = f"{name} must be None or an int >= 0, got {seed!r}"
     if isinstance(seed, bool):
-        raise TypeError(f"{name} must be None or an int >= 0, got {seed!r}")
+        raise TypeError(message)
     try:
         return np.random.default_rng(seed)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be None or an int >= 0, got {seed!r}") from None
+    except TypeError:
+        raise TypeError(message) from None
+    except ValueError:
+        raise ValueError(message) from None
 
 
 def _split_input(n_or_arrays) -> tuple[int, object]:
     if isinstance(n_or_arrays, int | np.integer) and not isinstance(n_or_arrays, bool):
-        if n_or_arrays < 0:
-            raise ValueError(f"random_split needs n >= 0, got {n_or_arrays}")
-        return int(n_or_arrays), None
+        return check_int(n_or_arrays, "random_split: n", minimum=0), None
     if isinstance(n_or_arrays, np.ndarray) and n_or_arrays.ndim:
         return len(n_or_arrays), n_or_arrays
     if not isinstance(n_or_arrays, list | tuple) or not n_or_arrays:
@@ -161,16 +166,13 @@ class DataLoader:
         seed: int | None = None,
     ):
         self.x, self.y = _check_data(x, y)
-        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
-        for name, flag in (("shuffle", shuffle), ("drop_last", drop_last)):
-            if not isinstance(flag, bool | np.bool_):
-                raise TypeError(f"DataLoader {name} must be True or False, got {flag!r}")
+        self.batch_size = check_int(batch_size, "DataLoader: batch_size", minimum=1)
         if transform is not None and not callable(transform):
             raise TypeError(f"transform must be callable t(batch, generator), got {transform!r}")
-        self.shuffle = bool(shuffle)
-        self.drop_last = bool(drop_last)
+        self.shuffle = check_bool(shuffle, "DataLoader: shuffle")
+        self.drop_last = check_bool(drop_last, "DataLoader: drop_last")
         self.transform = transform
-        self.generator = _seeded_generator(seed, "DataLoader seed")
+        self.generator = _seeded_generator(seed, "DataLoader: seed")
 
     def __len__(self) -> int:
         """Number of batches per epoch."""

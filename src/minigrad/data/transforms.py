@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from minigrad.checks import check_int, check_number
 from minigrad.data import functional as F
 
 Transform = Callable[[np.ndarray, "np.random.Generator | None"], np.ndarray]
@@ -39,34 +40,10 @@ def _require_generator(generator, owner: str) -> np.random.Generator:
     return generator
 
 
-def _number(value, name: str) -> float:
-    """A finite real number (not a bool), or a TypeError / ValueError naming ``name``."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
-def _probability(value, name: str) -> float:
-    p = _number(value, name)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-    return p
-
-
-def _count(value, name: str) -> int:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
-
-
 def _pair(value, name: str) -> tuple[float, float]:
     """(lo, hi) with lo <= hi from a 2-sequence of finite numbers."""
     try:
-        lo, hi = (_number(v, name) for v in value)
+        lo, hi = (check_number(v, name, finite=True) for v in value)
     except (TypeError, ValueError):
         lo = hi = math.nan
     if not lo <= hi:
@@ -93,7 +70,7 @@ class Compose:
     def __init__(self, transforms: Sequence[Transform]):
         if isinstance(transforms, str) or not isinstance(transforms, Sequence):
             raise TypeError(
-                "Compose transforms must be a list of callables t(batch, generator), "
+                "Compose: transforms must be a list of callables t(batch, generator), "
                 f"got {type(transforms).__name__} {transforms!r}"
             )
         self.transforms = list(transforms)
@@ -121,9 +98,9 @@ class ToFloat:
         try:
             self.dtype = np.dtype(dtype)
         except TypeError:
-            raise TypeError(f"ToFloat dtype must be float32 or float64, got {dtype!r}") from None
+            raise TypeError(f"ToFloat: dtype must be float32 or float64, got {dtype!r}") from None
         if self.dtype not in (np.float32, np.float64):
-            raise TypeError(f"ToFloat dtype must be float32 or float64, got {self.dtype}")
+            raise TypeError(f"ToFloat: dtype must be float32 or float64, got {self.dtype}")
 
     def __call__(self, batch: np.ndarray, generator=None) -> np.ndarray:
         return F.to_float(batch, self.dtype)
@@ -136,9 +113,9 @@ class Normalize:
     """``(x - mean[c]) / std[c]`` on a float batch; mean/std are numbers or per channel."""
 
     def __init__(self, mean, std):
-        self.mean, self.std = _values(mean, "Normalize mean"), _values(std, "Normalize std")
+        self.mean, self.std = _values(mean, "Normalize: mean"), _values(std, "Normalize: std")
         if np.any(np.asarray(std, dtype=np.float64) == 0):
-            raise ValueError(f"Normalize std must be non-zero, got {std!r}")
+            raise ValueError(f"Normalize: std must be non-zero, got {std!r}")
 
     def __call__(self, batch: np.ndarray, generator=None) -> np.ndarray:
         return F.normalize(batch, self.mean, self.std)
@@ -157,10 +134,9 @@ class RandomRotation:
 
     def __init__(self, degrees, fill=0):
         if isinstance(degrees, int | float | np.number) and not isinstance(degrees, bool):
-            if _number(degrees, "RandomRotation degrees") < 0:
-                raise ValueError(f"RandomRotation degrees must be >= 0, got {degrees}")
+            degrees = check_number(degrees, "RandomRotation: degrees", minimum=0, finite=True)
             degrees = (-degrees, degrees)
-        self.degrees = _pair(degrees, "RandomRotation degrees")
+        self.degrees = _pair(degrees, "RandomRotation: degrees")
         self.fill = fill
 
     def get_params(self, n: int, generator: np.random.Generator) -> np.ndarray:
@@ -214,7 +190,7 @@ class RandomHorizontalFlip:
     """Mirrors each image left-right with probability ``p``, independently."""
 
     def __init__(self, p: float = 0.5):
-        self.p = _probability(p, "RandomHorizontalFlip p")
+        self.p = check_number(p, "RandomHorizontalFlip: p", minimum=0, maximum=1)
 
     def __call__(self, batch: np.ndarray, generator: np.random.Generator) -> np.ndarray:
         flip = _require_generator(generator, "RandomHorizontalFlip").random(len(batch)) < self.p
@@ -236,18 +212,18 @@ class RandomErasing:
     """
 
     def __init__(self, p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0.0):
-        self.p = _probability(p, "RandomErasing p")
-        self.scale = _pair(scale, "RandomErasing scale")
-        self.ratio = _pair(ratio, "RandomErasing ratio")
+        self.p = check_number(p, "RandomErasing: p", minimum=0, maximum=1)
+        self.scale = _pair(scale, "RandomErasing: scale")
+        self.ratio = _pair(ratio, "RandomErasing: ratio")
         if self.scale[0] < 0 or self.scale[1] > 1 or self.ratio[0] <= 0:
             raise ValueError(
                 f"RandomErasing needs 0 <= scale <= 1, ratio > 0, got {scale}, {ratio}"
             )
         if isinstance(value, str) and value != "random":
             raise ValueError(
-                f'RandomErasing value must be a number, a sequence or "random", got {value!r}'
+                f'RandomErasing: value must be a number, a sequence or "random", got {value!r}'
             )
-        self.value = value if isinstance(value, str) else _values(value, "RandomErasing value")
+        self.value = value if isinstance(value, str) else _values(value, "RandomErasing: value")
 
     def get_params(self, shape: tuple[int, ...], generator: np.random.Generator):
         """Boxes (sample, top, left, height, width), each (B,) int64, for a batch of ``shape``."""
@@ -293,8 +269,8 @@ class Cutout:
     """
 
     def __init__(self, n_holes: int = 1, length: int = 16):
-        self.n_holes = _count(n_holes, "Cutout n_holes")
-        self.length = _count(length, "Cutout length")
+        self.n_holes = check_int(n_holes, "Cutout: n_holes", minimum=0)
+        self.length = check_int(length, "Cutout: length", minimum=0)
 
     def get_params(self, shape: tuple[int, ...], generator: np.random.Generator):
         """Boxes (sample, top, left, height, width), each (N * n_holes,) int64."""

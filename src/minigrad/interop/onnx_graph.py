@@ -1,7 +1,7 @@
 """OnnxGraph: the ONNX graph a model is written into, one module at a time.
 
 Each module expresses itself through ``graph.emit(module, x)``: a built-in layer through its
-converter (``onnx_layers``), any other module through its own method
+converter (``onnx_registry``), any other module through its own method
 ``to_onnx(self, graph, x) -> str``, which adds nodes with ``graph.add_node`` and returns the
 name of its output value. A residual block, for instance::
 
@@ -29,16 +29,19 @@ class OnnxGraph:
     Attributes:
         opset: the ONNX opset being targeted (default domain).
         dtype: the numpy float dtype of the model's values (float32 or float64).
+        elem_type: the ONNX element type of ``dtype`` (``onnx.TensorProto.FLOAT``, ...).
     """
 
     def __init__(self, model: Module, opset: int, dtype: np.dtype, input_name: str,
-                 input_shape: tuple):
+                 input_shape: tuple, input_dtype: np.dtype | None = None):
         self.opset = opset
         self.dtype = np.dtype(dtype)
         self.elem_type = helper.np_dtype_to_tensor_dtype(self.dtype)
-        self.input = helper.make_tensor_value_info(input_name, self.elem_type, input_shape)
+        input_type = helper.np_dtype_to_tensor_dtype(np.dtype(input_dtype or self.dtype))
+        self.input = helper.make_tensor_value_info(input_name, input_type, input_shape)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: dict[str, onnx.TensorProto] = {}
+        self._state_keys: set[str] = set()  # the initialisers that are parameters or buffers
         self._paths: dict[int, str] = {}
         for path, module in model.named_modules():
             self._paths.setdefault(id(module), path)
@@ -54,7 +57,7 @@ class OnnxGraph:
             OnnxExportError: the module (named by its path in the model) has no ONNX form, is
                 not part of the exported model, or its to_onnx returned no value of the graph.
         """
-        from minigrad.interop.onnx_layers import converter_for
+        from minigrad.interop.onnx_registry import converter_for
 
         if id(module) not in self._paths:
             raise OnnxExportError(f"{type(module).__name__} is not a submodule of the exported "
@@ -112,15 +115,19 @@ class OnnxGraph:
                 raise self.error(f"it has no parameter or buffer {name!r}")
             array = value.data if isinstance(value, Parameter) else np.asarray(value)
             self._add_initializer(key, array)
+            self._state_keys.add(key)
         return key
 
-    def constant(self, value, hint: str) -> str:
+    def constant(self, value, hint: str, dtype=None) -> str:
         """An initialiser that is not model state (a reshape target, a GELU coefficient).
 
-        Float values take the model's dtype; integers become int64, as ONNX shapes are.
+        Float values take the model's dtype; integers become int64, as ONNX shapes are;
+        ``dtype`` overrides both (Resize's scales are float32 whatever the model's dtype).
         """
         array = np.asarray(value)
-        array = array.astype(self.dtype if array.dtype.kind == "f" else np.int64)
+        if dtype is None:
+            dtype = self.dtype if array.dtype.kind == "f" else np.int64
+        array = array.astype(dtype)
         scope = f"/{self._path()}" if self._path() else ""
         return self._add_initializer(self._unique(f"{scope}/{hint}"), array)
 
@@ -165,12 +172,12 @@ class OnnxGraph:
         return name
 
     def _infer_shapes(self) -> None:
-        # Float initialisers enter as typed inputs: shape inference needs only their shapes,
-        # and copying every weight for each query would be slow. Integer constants (reshape
-        # targets) keep their values.
+        # Parameters and buffers enter as typed inputs: shape inference needs only their
+        # shapes, and copying every weight for each query would be slow. Constants (reshape
+        # targets, Resize scales) keep their values, which output shapes depend on.
         weights = [helper.make_tensor_value_info(name, t.data_type, list(t.dims))
-                   for name, t in self.initializers.items() if t.data_type == self.elem_type]
-        constants = [t for t in self.initializers.values() if t.data_type != self.elem_type]
+                   for name, t in self.initializers.items() if name in self._state_keys]
+        constants = [t for name, t in self.initializers.items() if name not in self._state_keys]
         graph = helper.make_graph(self.nodes, "partial", [self.input, *weights], [],
                                   initializer=constants)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])

@@ -1,38 +1,12 @@
-"""The ONNX form of each built-in layer, in eval-mode semantics (one converter per layer).
-
-A converter is ``convert(graph, module, x) -> str``: it writes the layer applied to value
-``x`` into ``graph`` (an ``OnnxGraph``) and returns its output value. Adding a layer is one
-function decorated with ``@converts(LayerClass)``. Lookup is by exact class: a subclass may
-compute something else in its forward, so it needs a converter or a ``to_onnx`` of its own.
-"""
+"""The ONNX form of the built-in containers, linear maps, convolutions, lookups and pools,
+in eval-mode semantics (one converter per layer, registered with ``@converts``)."""
 
 from __future__ import annotations
-
-import math
-from collections.abc import Callable
 
 import numpy as np
 
 from minigrad import nn
-from minigrad.kernels import activation as activation_kernels
-
-CONVERTERS: dict[type, Callable] = {}
-
-
-def converts(*classes: type) -> Callable:
-    """Registers the decorated function as the converter of ``classes``."""
-    def register(function: Callable) -> Callable:
-        for cls in classes:
-            CONVERTERS[cls] = function
-        return function
-    return register
-
-
-def converter_for(module: nn.Module) -> Callable | None:
-    """The module's own ``to_onnx`` method if it has one, else its built-in converter."""
-    if callable(getattr(type(module), "to_onnx", None)):
-        return lambda graph, m, x: m.to_onnx(graph, x)
-    return CONVERTERS.get(type(module))
+from minigrad.interop.onnx_registry import converts
 
 
 # -- containers and identities ------------------------------------------------------------
@@ -43,9 +17,17 @@ def _sequential(graph, sequential, x):
     return x
 
 
-@converts(nn.Identity, nn.Dropout)
+@converts(nn.ModuleList, nn.ModuleDict)
+def _not_callable(graph, container, x):
+    raise graph.error(
+        f"a {type(container).__name__} has no forward: the module that owns it decides how its "
+        "children run, so that module needs a to_onnx(self, graph, x) method that emits them "
+        "(docs/interop.md)")
+
+
+@converts(nn.Identity, nn.Dropout, nn.Dropout2d)
 def _identity(graph, module, x):
-    # Dropout is the identity in eval mode, the semantics of every export
+    # Dropout and Dropout2d are the identity in eval mode, the semantics of every export
     return graph.add_node("Identity", [x])
 
 
@@ -74,45 +56,36 @@ def _linear(graph, linear, x):
     return graph.add_node("Add", [y, *bias]) if bias else y
 
 
+def _weight_and_bias(graph, layer, x) -> list[str]:
+    inputs = [x, graph.parameter(layer, "weight")]
+    if layer.bias is not None:
+        inputs.append(graph.parameter(layer, "bias"))
+    return inputs
+
+
 @converts(nn.Conv2d)
 def _conv2d(graph, conv, x):
-    inputs = [x, graph.parameter(conv, "weight")]
-    if conv.bias is not None:
-        inputs.append(graph.parameter(conv, "bias"))
     ph, pw = conv.padding
-    return graph.add_node("Conv", inputs, kernel_shape=list(conv.kernel_size),
-                          strides=list(conv.stride), pads=[ph, pw, ph, pw])
+    return graph.add_node("Conv", _weight_and_bias(graph, conv, x),
+                          kernel_shape=list(conv.kernel_size), strides=list(conv.stride),
+                          pads=[ph, pw, ph, pw])
 
 
-@converts(nn.BatchNorm1d, nn.BatchNorm2d)
-def _batch_norm(graph, norm, x):
-    if norm.affine:
-        scale, bias = graph.parameter(norm, "weight"), graph.parameter(norm, "bias")
-    else:
-        scale = graph.constant(np.ones(norm.num_features), "scale")
-        bias = graph.constant(np.zeros(norm.num_features), "bias")
-    if norm.track_running_stats:
-        return graph.add_node("BatchNormalization", [
-            x, scale, bias, graph.parameter(norm, "running_mean"),
-            graph.parameter(norm, "running_var")], epsilon=norm.eps)
-    # Without running statistics eval mode normalises with the batch's own mean and biased
-    # variance, as in training: ONNX's BatchNormalization has no such inference mode.
-    rank = len(graph.shape(x))
-    axes = [0, *range(2, rank)]
-    centred = graph.add_node("Sub", [x, _reduce_mean(graph, x, axes)])
-    variance = _reduce_mean(graph, graph.add_node("Mul", [centred, centred]), axes)
-    std = graph.add_node("Sqrt", [graph.add_node("Add", [variance,
-                                                         graph.constant(norm.eps, "eps")])])
-    normalised = graph.add_node("Div", [centred, std])
-    per_channel = graph.constant([-1] + [1] * (rank - 2), "channel_shape")
-    scaled = graph.add_node("Mul", [normalised, graph.add_node("Reshape", [scale, per_channel])])
-    return graph.add_node("Add", [scaled, graph.add_node("Reshape", [bias, per_channel])])
+@converts(nn.ConvTranspose2d)
+def _conv_transpose2d(graph, conv, x):
+    # ONNX's weight layout is torch's, (C_in, C_out / groups, kh, kw), and so is its output
+    # size: (H - 1) * stride - 2 * padding + kernel + output_padding
+    ph, pw = conv.padding
+    return graph.add_node("ConvTranspose", _weight_and_bias(graph, conv, x),
+                          kernel_shape=list(conv.kernel_size), strides=list(conv.stride),
+                          pads=[ph, pw, ph, pw], output_padding=list(conv.output_padding),
+                          group=conv.groups)
 
 
-def _reduce_mean(graph, x, axes):
-    if graph.opset >= 18:  # axes moved from an attribute to an input
-        return graph.add_node("ReduceMean", [x, graph.constant(axes, "axes")], keepdims=1)
-    return graph.add_node("ReduceMean", [x], axes=axes, keepdims=1)
+@converts(nn.Embedding)
+def _embedding(graph, embedding, indices):
+    # (*) integer indices -> (*, embedding_dim): the rows of the weight, as np.take
+    return graph.add_node("Gather", [graph.parameter(embedding, "weight"), indices], axis=0)
 
 
 # -- pooling ------------------------------------------------------------------------------
@@ -157,40 +130,3 @@ def _bin_means(size: int, bins: int) -> np.ndarray:
         start, end = (i * size) // bins, -((-(i + 1) * size) // bins)
         means[i, start:end] = 1.0 / (end - start)
     return means
-
-
-# -- activations --------------------------------------------------------------------------
-_ELEMENTWISE = {nn.ReLU: "Relu", nn.Sigmoid: "Sigmoid", nn.Tanh: "Tanh"}
-
-
-@converts(*_ELEMENTWISE)
-def _elementwise(graph, module, x):
-    return graph.add_node(_ELEMENTWISE[type(module)], [x])
-
-
-@converts(nn.Softmax, nn.LogSoftmax)
-def _softmax(graph, softmax, x):
-    # from opset 13 on both normalise along one axis, as torch's dim
-    return graph.add_node(type(softmax).__name__, [x], axis=softmax.dim)
-
-
-@converts(nn.GELU)
-def _gelu(graph, gelu, x):
-    if graph.opset >= 20:
-        return graph.add_node("Gelu", [x], approximate=gelu.approximate)
-    # (0.5 x) (1 + erf(x / sqrt 2)) or (0.5 x) (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))); the
-    # erf form written as the pattern onnxruntime fuses back into its Gelu kernel (x / sqrt 2,
-    # not x * sqrt(1/2), and 0.5 x first)
-    if gelu.approximate == "tanh":
-        cube = graph.add_node("Pow", [x, graph.constant(3.0, "three")])
-        cubic = graph.add_node("Mul", [cube, graph.constant(activation_kernels.TANH_CUBIC,
-                                                            "cubic")])
-        inner = graph.add_node("Mul", [graph.add_node("Add", [x, cubic]), graph.constant(
-            activation_kernels.TANH_SCALE, "scale")])
-        shape = graph.add_node("Tanh", [inner])
-    else:
-        shape = graph.add_node("Erf", [graph.add_node("Div", [x, graph.constant(
-            math.sqrt(2.0), "sqrt_2")])])
-    half_x = graph.add_node("Mul", [x, graph.constant(0.5, "half")])
-    return graph.add_node("Mul", [half_x, graph.add_node("Add", [shape, graph.constant(
-        1.0, "one")])])

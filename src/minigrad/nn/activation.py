@@ -9,18 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import parallel
+from minigrad.checks import check_bool, check_choice, check_int, check_number
 from minigrad.kernels import activation as kernels
 from minigrad.kernels import relu
 from minigrad.nn.layout import is_channels_last
 from minigrad.nn.module import Module, is_grad_enabled
-from minigrad.nn.validation import (
-    check_bool,
-    check_float_input,
-    check_grad_shape,
-    check_int,
-    check_number,
-    normalized_dim,
-)
+from minigrad.nn.validation import check_float_input, check_grad_shape, normalized_dim
 
 
 class _Elementwise(Module):
@@ -54,7 +48,7 @@ class ReLU(_Elementwise):
 
     def __init__(self, inplace: bool = False):
         super().__init__()
-        self.inplace = check_bool("ReLU", "inplace", inplace)
+        self.inplace = check_bool(inplace, "ReLU: inplace")
 
     # Arrays from this size on go through one-pass kernels split over the threads; the
     # two numpy passes are faster below it (no dispatch)
@@ -128,9 +122,7 @@ class GELU(_Elementwise):
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
+        self.approximate = check_choice(approximate, "GELU: approximate", ("none", "tanh"))
 
     def forward(self, x):
         x = np.ascontiguousarray(self._check(x))
@@ -195,7 +187,7 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        self.negative_slope = check_number("LeakyReLU", "negative_slope", negative_slope)
+        self.negative_slope = check_number(negative_slope, "LeakyReLU: negative_slope")
 
     def forward(self, x):
         positive = self._check(x) > 0
@@ -215,7 +207,7 @@ class ELU(_Elementwise):
 
     def __init__(self, alpha: float = 1.0):
         super().__init__()
-        self.alpha = check_number("ELU", "alpha", alpha)
+        self.alpha = check_number(alpha, "ELU: alpha")
 
     def forward(self, x):
         self._check(x)
@@ -256,7 +248,7 @@ class Softmax(_Elementwise):
 
     def __init__(self, dim: int = -1):
         super().__init__()
-        self.dim = check_int(type(self).__name__, "dim", dim)
+        self.dim = check_int(dim, f"{type(self).__name__}: dim")
 
     def _check(self, x):
         super()._check(x)

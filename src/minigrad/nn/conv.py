@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.checks import check_bool, check_choice, check_int
 from minigrad.kernels import conv_direct
 from minigrad.nn import conv_gemm as gemm
 from minigrad.nn import conv_winograd as winograd
 from minigrad.nn import init, layout
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype, is_grad_enabled
 from minigrad.nn.validation import (
-    check_bool,
     check_dtype_matches,
     check_float_input,
     check_grad_shape,
-    check_int,
     describe,
     pair,
 )
@@ -54,10 +53,9 @@ class Conv2d(Module):
                  bias: bool = True, *, dtype=DEFAULT_DTYPE,
                  generator: np.random.Generator | None = None, algorithm: str = "auto"):
         super().__init__()
-        if algorithm not in ALGORITHMS:
-            raise ValueError(f"Conv2d algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-        self.in_channels = check_int("Conv2d", "in_channels", in_channels, minimum=1)
-        self.out_channels = check_int("Conv2d", "out_channels", out_channels, minimum=1)
+        check_choice(algorithm, "Conv2d: algorithm", ALGORITHMS)
+        self.in_channels = check_int(in_channels, "Conv2d: in_channels", minimum=1)
+        self.out_channels = check_int(out_channels, "Conv2d: out_channels", minimum=1)
         self.kernel_size = pair(kernel_size, "Conv2d kernel_size")
         self.stride = pair(stride, "Conv2d stride")
         self.padding = pair(padding, "Conv2d padding")
@@ -76,7 +74,7 @@ class Conv2d(Module):
         dt = as_float_dtype(dtype)
         self.weight = Parameter(
             np.empty((self.out_channels, self.in_channels) + self.kernel_size, dtype=dt))
-        bias = check_bool("Conv2d", "bias", bias)
+        bias = check_bool(bias, "Conv2d: bias")
         self.bias = Parameter(np.empty(self.out_channels, dtype=dt)) if bias else None
         self.reset_parameters(generator)
 

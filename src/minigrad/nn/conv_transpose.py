@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from minigrad.checks import check_int
 from minigrad.kernels import im2col as kernels
 from minigrad.nn import init
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
@@ -16,12 +15,6 @@ from minigrad.nn.validation import (
     describe,
     pair,
 )
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"ConvTranspose2d {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class ConvTranspose2d(Module):
@@ -47,9 +40,9 @@ class ConvTranspose2d(Module):
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1, *,
                  dtype=DEFAULT_DTYPE, generator: np.random.Generator | None = None):
         super().__init__()
-        self.in_channels = _positive_int(in_channels, "in_channels")
-        self.out_channels = _positive_int(out_channels, "out_channels")
-        self.groups = _positive_int(groups, "groups")
+        self.in_channels = check_int(in_channels, "ConvTranspose2d: in_channels", minimum=1)
+        self.out_channels = check_int(out_channels, "ConvTranspose2d: out_channels", minimum=1)
+        self.groups = check_int(groups, "ConvTranspose2d: groups", minimum=1)
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise ValueError(f"ConvTranspose2d in_channels ({in_channels}) and out_channels "
                              f"({out_channels}) must both be divisible by groups ({groups})")

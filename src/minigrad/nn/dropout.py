@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.checks import check_bool, check_number
 from minigrad.kernels import dropout as kernels
 from minigrad.nn.module import Module
-from minigrad.nn.validation import check_bool, check_float_input, check_grad_shape, check_number
+from minigrad.nn.validation import check_float_input, check_grad_shape
 
 
 class _Dropout(Module):
@@ -24,11 +25,7 @@ class _Dropout(Module):
 
     def __init__(self, p: float, generator: np.random.Generator | None):
         super().__init__()
-        name = type(self).__name__
-        p = check_number(name, "p", p)
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"{name} probability must be between 0 and 1, got {p}")
-        self.p = p
+        self.p = check_number(p, f"{type(self).__name__}: p", minimum=0, maximum=1)
         self.generator = np.random.default_rng() if generator is None else generator
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -72,7 +69,7 @@ class Dropout(_Dropout):
     def __init__(self, p: float = 0.5, inplace: bool = False, *,
                  generator: np.random.Generator | None = None):
         super().__init__(p, generator)
-        self.inplace = check_bool("Dropout", "inplace", inplace)
+        self.inplace = check_bool(inplace, "Dropout: inplace")
 
     def _drop(self, x, scale):
         mask = self.generator.random(x.shape, dtype=x.dtype)  # becomes the mask in place

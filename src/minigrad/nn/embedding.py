@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from minigrad.checks import check_int
 from minigrad.nn import init
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
 from minigrad.nn.validation import check_grad_shape, describe
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"Embedding {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class Embedding(Module):
@@ -33,15 +26,12 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
                  *, dtype=DEFAULT_DTYPE, generator: np.random.Generator | None = None):
         super().__init__()
-        self.num_embeddings = _positive_int(num_embeddings, "num_embeddings")
-        self.embedding_dim = _positive_int(embedding_dim, "embedding_dim")
+        self.num_embeddings = check_int(num_embeddings, "Embedding: num_embeddings", minimum=1)
+        self.embedding_dim = check_int(embedding_dim, "Embedding: embedding_dim", minimum=1)
         if padding_idx is not None:
-            if (isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral)
-                    or not -self.num_embeddings <= padding_idx < self.num_embeddings):
-                raise ValueError(f"Embedding padding_idx must be an int in "
-                                 f"[-{self.num_embeddings}, {self.num_embeddings}), got "
-                                 f"{padding_idx!r}")
-            padding_idx = int(padding_idx) % self.num_embeddings
+            padding_idx = check_int(padding_idx, "Embedding: padding_idx",
+                                    minimum=-self.num_embeddings,
+                                    maximum=self.num_embeddings - 1) % self.num_embeddings
         self.padding_idx = padding_idx
         self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim),
                                          as_float_dtype(dtype)))

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from minigrad.checks import check_choice
 from minigrad.nn.module import Parameter
 
 
@@ -45,8 +46,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def _fan(shape, mode: str) -> int:
-    if mode not in ("fan_in", "fan_out"):
-        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    check_choice(mode, "mode", ("fan_in", "fan_out"))
     fan_in, fan_out = calculate_fan_in_and_fan_out(shape)
     return fan_in if mode == "fan_in" else fan_out
 

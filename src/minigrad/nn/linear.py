@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.checks import check_bool, check_int
 from minigrad.nn import init
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
 from minigrad.nn.validation import (
-    check_bool,
     check_dtype_matches,
     check_float_input,
     check_grad_shape,
-    check_int,
     describe,
     normalized_dim,
 )
@@ -27,11 +26,11 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  dtype=DEFAULT_DTYPE, generator: np.random.Generator | None = None):
         super().__init__()
-        self.in_features = check_int("Linear", "in_features", in_features, minimum=1)
-        self.out_features = check_int("Linear", "out_features", out_features, minimum=1)
+        self.in_features = check_int(in_features, "Linear: in_features", minimum=1)
+        self.out_features = check_int(out_features, "Linear: out_features", minimum=1)
         dt = as_float_dtype(dtype)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
-        bias = check_bool("Linear", "bias", bias)
+        bias = check_bool(bias, "Linear: bias")
         self.bias = Parameter(np.empty(self.out_features, dtype=dt)) if bias else None
         self.reset_parameters(generator)
 
@@ -75,8 +74,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim = check_int("Flatten", "start_dim", start_dim)
-        self.end_dim = check_int("Flatten", "end_dim", end_dim)
+        self.start_dim = check_int(start_dim, "Flatten: start_dim")
+        self.end_dim = check_int(end_dim, "Flatten: end_dim")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float_input(self, x, tuple(range(1, 9)), "an array")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad.checks import check_int, check_number
 from minigrad.nn.activation import log_softmax
 from minigrad.nn.loss_reduction import ReducedLoss, same_shape_target
 from minigrad.nn.module import DEFAULT_DTYPE, is_grad_enabled
-from minigrad.nn.validation import check_float_input, check_int, check_number, describe
+from minigrad.nn.validation import check_float_input, describe
 
 
 def _float_buffer(values, loss: str, name: str, ndim: int | None = None) -> np.ndarray:
@@ -60,9 +61,9 @@ class CrossEntropyLoss(ReducedLoss):
         else:
             weight = _float_buffer(weight, "CrossEntropyLoss", "weight", ndim=1)
             self.register_buffer("weight", weight)
-        self.ignore_index = check_int("CrossEntropyLoss", "ignore_index", ignore_index)
-        self.label_smoothing = check_number("CrossEntropyLoss", "label_smoothing",
-                                            label_smoothing, low=0.0, high=1.0)
+        self.ignore_index = check_int(ignore_index, "CrossEntropyLoss: ignore_index")
+        self.label_smoothing = check_number(label_smoothing, "CrossEntropyLoss: label_smoothing",
+                                            minimum=0, maximum=1)
 
     def forward(self, logits: np.ndarray, target: np.ndarray):
         check_float_input(self, logits, (2,), "(N, C) logits")
@@ -156,7 +157,7 @@ class NLLLoss(ReducedLoss):
             self.weight = None
         else:
             self.register_buffer("weight", _float_buffer(weight, "NLLLoss", "weight", ndim=1))
-        self.ignore_index = check_int("NLLLoss", "ignore_index", ignore_index)
+        self.ignore_index = check_int(ignore_index, "NLLLoss: ignore_index")
 
     def forward(self, log_probs: np.ndarray, target: np.ndarray):
         check_float_input(self, log_probs, tuple(range(2, 9)), "(N, C) or (N, C, d1, ...)")

@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from minigrad.checks import check_choice
 from minigrad.nn.module import Module
 from minigrad.nn.validation import check_float_input, describe
 
@@ -25,10 +26,7 @@ class ReducedLoss(Module):
 
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        if reduction not in REDUCTIONS:
-            raise ValueError(f"{type(self).__name__} reduction must be one of {REDUCTIONS}, "
-                             f"got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = check_choice(reduction, f"{type(self).__name__}: reduction", REDUCTIONS)
 
     def _reduce(self, losses: np.ndarray, slope: np.ndarray | None, total=None,
                 class_axis: int | None = None):

@@ -13,17 +13,15 @@ import numbers
 
 import numpy as np
 
+from minigrad.checks import check_bool, check_int, check_number
 from minigrad.kernels import normalization as kernels
 from minigrad.nn import batch_norm_rows as rows
 from minigrad.nn import init, layout
 from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype, is_grad_enabled
 from minigrad.nn.validation import (
-    check_bool,
     check_dtype_matches,
     check_float_input,
     check_grad_shape,
-    check_int,
-    check_number,
     describe,
 )
 
@@ -91,13 +89,14 @@ class _BatchNorm(_Normalization):
                  bias: bool = True, dtype=DEFAULT_DTYPE):
         super().__init__()
         name = type(self).__name__
-        self.num_features = check_int(name, "num_features", num_features, minimum=1)
-        self.eps = check_number(name, "eps", eps, low=0.0)
-        self.momentum = None if momentum is None else check_number(name, "momentum", momentum,
-                                                                   low=0.0, high=1.0)
-        self.affine = check_bool(name, "affine", affine)
-        self.track_running_stats = check_bool(name, "track_running_stats", track_running_stats)
-        self._init_affine(num_features, dtype, self.affine, check_bool(name, "bias", bias))
+        self.num_features = check_int(num_features, f"{name}: num_features", minimum=1)
+        self.eps = check_number(eps, f"{name}: eps", minimum=0)
+        self.momentum = None if momentum is None else check_number(
+            momentum, f"{name}: momentum", minimum=0, maximum=1)
+        self.affine = check_bool(affine, f"{name}: affine")
+        self.track_running_stats = check_bool(track_running_stats,
+                                              f"{name}: track_running_stats")
+        self._init_affine(num_features, dtype, self.affine, check_bool(bias, f"{name}: bias"))
         dt = as_float_dtype(dtype)
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(num_features, dtype=dt))
@@ -290,11 +289,10 @@ class LayerNorm(_Normalization):
             raise ValueError("LayerNorm normalized_shape must be a positive int or a non-empty "
                              f"sequence of positive ints, got {normalized_shape!r}")
         self.normalized_shape = tuple(int(n) for n in shape)
-        self.eps = check_number("LayerNorm", "eps", eps, low=0.0)
-        self.elementwise_affine = check_bool("LayerNorm", "elementwise_affine",
-                                             elementwise_affine)
+        self.eps = check_number(eps, "LayerNorm: eps", minimum=0)
+        self.elementwise_affine = check_bool(elementwise_affine, "LayerNorm: elementwise_affine")
         self._init_affine(self.normalized_shape, dtype, self.elementwise_affine,
-                          check_bool("LayerNorm", "bias", bias))
+                          check_bool(bias, "LayerNorm: bias"))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         k = len(self.normalized_shape)
@@ -337,15 +335,15 @@ class GroupNorm(_Normalization):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, *, bias: bool = True, dtype=DEFAULT_DTYPE):
         super().__init__()
-        self.num_groups = check_int("GroupNorm", "num_groups", num_groups, minimum=1)
-        self.num_channels = check_int("GroupNorm", "num_channels", num_channels, minimum=1)
+        self.num_groups = check_int(num_groups, "GroupNorm: num_groups", minimum=1)
+        self.num_channels = check_int(num_channels, "GroupNorm: num_channels", minimum=1)
         if self.num_channels % self.num_groups:
             raise ValueError(f"GroupNorm num_channels ({num_channels}) must be divisible by "
                              f"num_groups ({num_groups})")
-        self.eps = check_number("GroupNorm", "eps", eps, low=0.0)
-        self.affine = check_bool("GroupNorm", "affine", affine)
+        self.eps = check_number(eps, "GroupNorm: eps", minimum=0)
+        self.affine = check_bool(affine, "GroupNorm: affine")
         self._init_affine(self.num_channels, dtype, self.affine,
-                          check_bool("GroupNorm", "bias", bias))
+                          check_bool(bias, "GroupNorm: bias"))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         expected = f"(N, {self.num_channels}, *)"

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad import parallel
+from minigrad.checks import check_bool
 from minigrad.kernels import pooling as kernels
 from minigrad.kernels import pooling_channels_last as channels_last
 from minigrad.nn import layout
 from minigrad.nn.module import Module
-from minigrad.nn.validation import check_bool, check_float_input, check_grad_shape, describe, pair
+from minigrad.nn.validation import check_float_input, check_grad_shape, describe, pair
 
 
 class _Pool2d(Module):
@@ -101,7 +102,7 @@ class AvgPool2d(_Pool2d):
 
     def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
         super().__init__(kernel_size, stride, padding)
-        self.count_include_pad = check_bool("AvgPool2d", "count_include_pad", count_include_pad)
+        self.count_include_pad = check_bool(count_include_pad, "AvgPool2d: count_include_pad")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         y = np.empty(self._output_shape(x), dtype=x.dtype)

@@ -7,20 +7,11 @@ returns dL/doutput. At d = 0 the L1 slope is 0, as in torch.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from minigrad.checks import check_number
 from minigrad.nn.loss_reduction import ReducedLoss, same_shape_target
 from minigrad.nn.module import is_grad_enabled
-
-
-def _threshold(value, loss: str, name: str, allow_zero: bool) -> float:
-    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
-            or not (value >= 0 if allow_zero else value > 0)):
-        bound = "non-negative" if allow_zero else "positive"
-        raise ValueError(f"{loss} {name} must be a {bound} number, got {value!r}")
-    return float(value)
 
 
 class MSELoss(ReducedLoss):
@@ -51,7 +42,7 @@ class SmoothL1Loss(ReducedLoss):
 
     def __init__(self, *, reduction: str = "mean", beta: float = 1.0):
         super().__init__(reduction)
-        self.beta = _threshold(beta, "SmoothL1Loss", "beta", allow_zero=True)
+        self.beta = check_number(beta, "SmoothL1Loss: beta", minimum=0)
 
     def forward(self, output: np.ndarray, target: np.ndarray):
         difference = output - same_shape_target(self, output, target)
@@ -71,7 +62,7 @@ class HuberLoss(ReducedLoss):
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0):
         super().__init__(reduction)
-        self.delta = _threshold(delta, "HuberLoss", "delta", allow_zero=False)
+        self.delta = check_number(delta, "HuberLoss: delta", above=0)
 
     def forward(self, output: np.ndarray, target: np.ndarray):
         difference = output - same_shape_target(self, output, target)

@@ -8,6 +8,7 @@ assigned.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -60,6 +61,30 @@ def load_state_dict(module: Module, values: dict[str, np.ndarray]) -> None:
             owner._parameters[name].data[...] = converted[key]
         else:
             owner._buffers[name] = converted[key].reshape(current.shape)
+
+
+def snapshot_buffers(module: Module) -> Callable[[], None]:
+    """Remembers every buffer of ``module``'s tree; returns the function that puts them back.
+
+    Putting back restores each module's buffers exactly: the same array objects, holding
+    the remembered values, under the remembered names (a buffer replaced or added since is
+    undone too). Cheap: buffers are small (BatchNorm's are a few values per channel), so a
+    training step can take one before its forward and undo what a refused batch changed.
+    """
+    remembered = [(owner, dict(owner._buffers), [np.array(b, copy=True) for b in
+                                                 owner._buffers.values()])
+                  for owner in module.modules() if owner._buffers]
+
+    def restore() -> None:
+        for owner, arrays, values in remembered:
+            owner._buffers.clear()
+            owner._buffers.update(arrays)
+            for array, value in zip(arrays.values(), values, strict=True):
+                # A read-only buffer (or a value that is no array) cannot have changed in place
+                if isinstance(array, np.ndarray) and array.flags.writeable:
+                    np.copyto(array, value)
+
+    return restore
 
 
 def _check_keys_and_shapes(module: Module, entries: OrderedDict, values: dict) -> None:

@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from minigrad.checks import check_choice
 from minigrad.nn.module import Module
 from minigrad.nn.validation import check_float_input, check_grad_shape, describe
 
@@ -23,7 +24,7 @@ def _pair_of(value, name: str, kind, minimum) -> tuple:
     values = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     if len(values) != 2 or not all(isinstance(v, kind) and not isinstance(v, bool)
                                    and v > minimum for v in values):
-        raise ValueError(f"Upsample {name} must be a positive number or a pair of them, "
+        raise ValueError(f"Upsample: {name} must be a positive number or a pair of them, "
                          f"got {value!r}")
     return values
 
@@ -115,8 +116,7 @@ class Upsample(Module):
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest",
                  align_corners: bool | None = None, recompute_scale_factor: bool | None = None):
         super().__init__()
-        if mode not in MODES:
-            raise ValueError(f"Upsample mode must be one of {MODES}, got {mode!r}")
+        check_choice(mode, "Upsample: mode", MODES)
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample needs exactly one of size and scale_factor, got "
                              f"size={size!r}, scale_factor={scale_factor!r}")

@@ -14,7 +14,6 @@ or ``norm.item()`` give the Python number.
 from __future__ import annotations
 
 import math
-import numbers
 import types
 import warnings
 from collections.abc import Iterable
@@ -22,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from minigrad.checks import check_number
 from minigrad.nn.module import Parameter
 
 
@@ -47,24 +47,19 @@ def _parameters(parameters: Parameter | Iterable[Parameter], owner: str) -> list
 
 
 def _checked_norm_type(norm_type: Any, owner: str) -> float:
-    """``norm_type`` as a float (``"inf"`` allowed, as ``float()`` in torch allows it)."""
-    try:
-        if isinstance(norm_type, bool):
-            raise ValueError
-        value = float(norm_type)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: norm_type must be a number or 'inf', "
-                         f"got {norm_type!r}") from None
-    if math.isnan(value):
-        raise ValueError(f"{owner}: norm_type must be a number or 'inf', got nan")
-    return value
+    """``norm_type`` as a float; a string such as ``"inf"`` too, as torch's ``float()`` allows."""
+    if isinstance(norm_type, str):
+        try:
+            norm_type = float(norm_type)
+        except ValueError:
+            raise ValueError(f"{owner}: norm_type must be a number or 'inf', "
+                             f"got {norm_type!r}") from None
+    return check_number(norm_type, f"{owner}: norm_type")
 
 
 def _check_bound(value: Any, name: str, owner: str) -> float:
     """A clipping bound: a real number >= 0 (a negative one would flip the gradients)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-        raise ValueError(f"{owner}: {name} must be a number >= 0, got {value!r}")
-    return float(value)
+    return check_number(value, f"{owner}: {name}", minimum=0)
 
 
 def _vector_norm(array: np.ndarray, norm_type: float, where: str) -> np.ndarray:

@@ -1,4 +1,7 @@
-"""Input checks shared by the layers: clear errors that name the layer, expected and actual."""
+"""Input checks shared by the layers: clear errors that name the layer, expected and actual.
+
+The constructors' argument checks (ints, numbers, bools, choices) are ``minigrad.checks``.
+"""
 
 from __future__ import annotations
 
@@ -61,40 +64,6 @@ def pair(value, name: str) -> tuple[int, int]:
             and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value)):
         return int(value[0]), int(value[1])
     raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
-
-
-def check_int(owner: str, name: str, value, minimum: int | None = None) -> int:
-    """``value`` as an int if it is an integer (not a bool) of at least ``minimum``, else a
-    TypeError / ValueError naming ``owner``'s argument ``name``, expected and given."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{owner} {name} must be an int, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{owner} {name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def check_number(owner: str, name: str, value, low: float | None = None,
-                 high: float | None = None) -> float:
-    """``value`` as a float if it is a real number (not a bool, not NaN) in [low, high]
-    (either bound may be None), else a TypeError / ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{owner} {name} must be a number, got {value!r}")
-    value = float(value)
-    if np.isnan(value) or (low is not None and value < low) or (high is not None
-                                                                and value > high):
-        expected = (f"in [{low}, {high}]" if low is not None and high is not None
-                    else f">= {low}" if low is not None
-                    else f"<= {high}" if high is not None else "not NaN")
-        raise ValueError(f"{owner} {name} must be a number {expected}, got {value}")
-    return value
-
-
-def check_bool(owner: str, name: str, value) -> bool:
-    """``value`` if it is a bool (Python or numpy), else a TypeError naming the argument:
-    a string such as "False" would otherwise count as true."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{owner} {name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def normalized_dim(layer, name: str, dim: int, ndim: int) -> int:

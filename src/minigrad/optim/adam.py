@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.optim.checks import check_bool, check_number
+from minigrad.checks import check_bool, check_number
 from minigrad.optim.optimizer import Optimizer, lerp_
 
 
@@ -65,14 +65,14 @@ class Adam(Optimizer):
 
     def _check_hyperparameters(self, group: dict[str, Any], owner: str) -> None:
         super()._check_hyperparameters(group, owner)
-        check_number(owner, "eps", group["eps"])
+        check_number(group["eps"], f"{owner}: eps", minimum=0)
         betas = group["betas"]
         if not isinstance(betas, tuple) or len(betas) != 2:
             raise ValueError(f"{owner}: betas must be a tuple (beta1, beta2), got {betas!r}")
         for index, beta in enumerate(betas):
-            check_number(owner, f"betas[{index}]", beta, high=1.0, high_inclusive=False)
-        check_bool(owner, "amsgrad", group["amsgrad"])
-        check_bool(owner, "maximize", group["maximize"])
+            check_number(beta, f"{owner}: betas[{index}]", minimum=0, below=1)
+        check_bool(group["amsgrad"], f"{owner}: amsgrad")
+        check_bool(group["maximize"], f"{owner}: maximize")
 
     def _required_state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
         return self._state_keys + (("max_exp_avg_sq",) if group["amsgrad"] else ())

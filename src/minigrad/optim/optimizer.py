@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.optim.checks import check_number, plain
-from minigrad.optim.state_dict import OptimizerStateDict
+from minigrad.checks import check_number
+from minigrad.optim.state_dict import OptimizerStateDict, plain
 
 # Keys a group may hold besides the optimizer's hyperparameters: the parameters, a
 # free-form label, and what torch's schedulers record in the groups (``initial_lr``;
@@ -150,7 +150,8 @@ class Optimizer(OptimizerStateDict):
         return normalized
 
     def _check_group(self, group: dict[str, Any], where: str) -> None:
-        """Raises ``ValueError`` for unknown keys or out-of-range hyperparameters."""
+        """Raises ``ValueError`` for unknown keys or out-of-range hyperparameters, ``TypeError``
+        for hyperparameters of the wrong type."""
         unknown = sorted(k for k in group if k not in self.defaults and k not in _EXTRA_GROUP_KEYS)
         if unknown:
             raise ValueError(
@@ -167,13 +168,13 @@ class Optimizer(OptimizerStateDict):
                              f"names (str), one per parameter, got {names!r}")
         for key in _SCHEDULER_GROUP_KEYS:
             if key in group:
-                check_number(owner, key, group[key])
+                check_number(group[key], f"{owner}: {key}", minimum=0)
         self._check_hyperparameters(group, owner)
 
     def _check_hyperparameters(self, group: dict[str, Any], owner: str) -> None:
         """Subclasses check their hyperparameters here (``lr`` and ``weight_decay`` >= 0)."""
-        check_number(owner, "lr", group["lr"])
-        check_number(owner, "weight_decay", group["weight_decay"])
+        check_number(group["lr"], f"{owner}: lr", minimum=0)
+        check_number(group["weight_decay"], f"{owner}: weight_decay", minimum=0)
 
     @property
     def lr(self) -> float:
@@ -182,7 +183,7 @@ class Optimizer(OptimizerStateDict):
 
     @lr.setter
     def lr(self, value: float) -> None:
-        check_number(type(self).__name__, "lr", value)
+        check_number(value, f"{type(self).__name__}: lr", minimum=0)
         for group in self.param_groups:
             group["lr"] = value
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.optim.checks import check_bool, check_number
+from minigrad.checks import check_bool, check_number
 from minigrad.optim.optimizer import Optimizer, lerp_
 
 
@@ -69,11 +69,11 @@ class RMSprop(Optimizer):
     def _check_hyperparameters(self, group: dict[str, Any], owner: str) -> None:
         super()._check_hyperparameters(group, owner)
         # torch only asks alpha >= 0; above 1 the average would weigh g*g negatively.
-        check_number(owner, "alpha", group["alpha"], high=1.0)
-        check_number(owner, "eps", group["eps"])
-        check_number(owner, "momentum", group["momentum"])
-        check_bool(owner, "centered", group["centered"])
-        check_bool(owner, "maximize", group["maximize"])
+        check_number(group["alpha"], f"{owner}: alpha", minimum=0, maximum=1)
+        check_number(group["eps"], f"{owner}: eps", minimum=0)
+        check_number(group["momentum"], f"{owner}: momentum", minimum=0)
+        check_bool(group["centered"], f"{owner}: centered")
+        check_bool(group["maximize"], f"{owner}: maximize")
 
     def _required_state_keys(self, group: dict[str, Any]) -> tuple[str, ...]:
         momentum = ("momentum_buffer",) if group["momentum"] > 0 else ()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from minigrad.optim.checks import check_bool, check_number
+from minigrad.checks import check_bool, check_number
 from minigrad.optim.optimizer import Optimizer
 
 
@@ -57,10 +57,10 @@ class SGD(Optimizer):
 
     def _check_hyperparameters(self, group: dict[str, Any], owner: str) -> None:
         super()._check_hyperparameters(group, owner)
-        check_number(owner, "momentum", group["momentum"])
-        check_number(owner, "dampening", group["dampening"])
-        check_bool(owner, "nesterov", group["nesterov"])
-        check_bool(owner, "maximize", group["maximize"])
+        check_number(group["momentum"], f"{owner}: momentum", minimum=0)
+        check_number(group["dampening"], f"{owner}: dampening", minimum=0)
+        check_bool(group["nesterov"], f"{owner}: nesterov")
+        check_bool(group["maximize"], f"{owner}: maximize")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"{owner}: nesterov=True needs momentum > 0 and dampening == 0, got "

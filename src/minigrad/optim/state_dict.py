@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
-from minigrad.optim.checks import check_number, plain
+from minigrad.checks import check_int, check_number
+
+
+def plain(value: Any) -> Any:
+    """Returns the Python scalar held by a numpy scalar or 0-d array, else ``value`` unchanged.
+
+    State dicts that went through a file (``.npz``) may come back with numpy scalars;
+    the update rules want Python numbers so that float32 arrays are never promoted.
+    """
+    if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
+        return value.item()
+    return value
 
 
 def _index(value: Any, where: str) -> int:
@@ -15,9 +25,7 @@ def _index(value: Any, where: str) -> int:
     value = plain(value)
     if isinstance(value, str) and value.isdigit():
         return int(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{where}: parameter indices must be integers >= 0, got {value!r}")
-    return int(value)
+    return check_int(value, f"{where}: parameter index", minimum=0)
 
 
 class OptimizerStateDict:
@@ -60,8 +68,9 @@ class OptimizerStateDict:
 
         Parameters are matched by position, group by group. Raises ``ValueError`` naming
         the mismatch (not a state dict, number of groups, of parameters, unknown state
-        entries, shapes); on error nothing is changed. ``param_names`` saved in a group
-        replace the current ones; a saved group without them keeps the current ones.
+        entries, shapes), ``TypeError`` for an index or number of the wrong type; on error
+        nothing is changed. ``param_names`` saved in a group replace the current ones; a
+        saved group without them keeps the current ones.
         """
         name = type(self).__name__
         saved_groups, saved_state = self._checked_layout(state_dict)
@@ -147,7 +156,8 @@ class OptimizerStateDict:
         for key, value in saved.items():
             if key not in self._state_array_keys:
                 restored[key] = plain(value)
-                check_number(f"{name}.load_state_dict (parameter {index})", key, restored[key])
+                check_number(restored[key], f"{name}.load_state_dict (parameter {index}): {key}",
+                             minimum=0)
                 continue
             if np.shape(value) != p.data.shape:
                 raise ValueError(

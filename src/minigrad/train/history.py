@@ -7,7 +7,12 @@ import math
 import os
 from collections.abc import Iterator, Mapping
 
+import numpy as np
+
 from minigrad.fileio import atomic_write
+
+# A History's JSON holds ~100 bytes per epoch and metric; a larger file is no History.
+MAX_JSON_BYTES = 64 * 2**20
 
 
 class History(Mapping):
@@ -17,6 +22,12 @@ class History(Mapping):
     records ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``, ``lr`` and
     ``epoch_time`` (accuracies only for class-index targets, ``val_*`` only with a
     validation loader).
+
+    ``history.steps`` holds one record per optimizer step (a dict of lists, empty unless
+    the run keeps them: it steps its scheduler per batch, or clips gradients by norm):
+    ``steps["epoch"][k]`` is the 1-based epoch of step ``k + 1``, ``steps["lr"][k]`` the
+    lr that step used (``param_groups[0]``), ``steps["grad_norm"][k]`` the total gradient
+    norm before clipping (``Trainer(clip_grad_norm=...)`` only).
 
     Epochs a user sees are 1-based, as in the progress output:
 
@@ -31,6 +42,7 @@ class History(Mapping):
 
     def __init__(self, monitor: str | None = None, mode: str = "min") -> None:
         self._metrics: dict[str, list[float]] = {}
+        self.steps: dict[str, list[float]] = {}
         self.best_epoch: int | None = None
         self.stopped_epoch: int | None = None
         self.stop_reason: str | None = None
@@ -59,12 +71,11 @@ class History(Mapping):
 
     def append(self, logs: Mapping[str, float]) -> None:
         """Records one epoch's metrics (a metric first seen now is NaN for earlier epochs)."""
-        done = self.epochs
-        for key, value in logs.items():
-            self._metrics.setdefault(key, [math.nan] * done).append(float(value))
-        for values in self._metrics.values():
-            if len(values) == done:
-                values.append(math.nan)
+        _append_row(self._metrics, {key: float(value) for key, value in logs.items()})
+
+    def append_step(self, record: Mapping[str, float]) -> None:
+        """Records one optimizer step in ``steps`` (a key first seen now is NaN before)."""
+        _append_row(self.steps, record)
 
     def best(self) -> float | None:
         """The monitored metric at ``best_epoch``, or None."""
@@ -82,7 +93,7 @@ class History(Mapping):
     # -- serialisation ----------------------------------------------------------
     def to_dict(self) -> dict:
         """Plain data (lists of floats, ints, strings): what JSON and checkpoints store."""
-        return {
+        data = {
             "metrics": {key: list(values) for key, values in self._metrics.items()},
             "best_epoch": self.best_epoch,
             "stopped_epoch": self.stopped_epoch,
@@ -90,19 +101,41 @@ class History(Mapping):
             "monitor": self.monitor,
             "mode": self.mode,
         }
+        if self.steps:  # absent, not empty, so a run without step records writes what it did
+            data["steps"] = {key: list(values) for key, values in self.steps.items()}
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping) -> History:
-        """Rebuilds a History from ``to_dict()`` output."""
+        """Rebuilds a History from ``to_dict()`` output.
+
+        Raises:
+            ValueError: ``data`` is not such output (naming the field that is wrong).
+        """
         if not isinstance(data, Mapping) or not isinstance(data.get("metrics"), Mapping):
             raise ValueError(
                 "History data must be a mapping with a 'metrics' mapping, "
                 f"got {type(data).__name__}"
             )
+        metrics = {key: _numbers(key, values) for key, values in data["metrics"].items()}
+        if len({len(values) for values in metrics.values()}) > 1:
+            raise ValueError("History data: the metrics have different numbers of epochs")
+        epochs = max((len(values) for values in metrics.values()), default=0)
+        for field, kind in (("monitor", str), ("stop_reason", str), ("best_epoch", int),
+                            ("stopped_epoch", int)):
+            value = data.get(field)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)
+                                      or (kind is int and not 1 <= value <= epochs + 1)):
+                raise ValueError(f"History data: {field} must be None or a "
+                                 f"{'1-based epoch' if kind is int else 'string'}, got {value!r}")
+        if data.get("mode", "min") not in ("min", "max"):
+            raise ValueError(f"History data: mode must be 'min' or 'max', got {data['mode']!r}")
         history = cls(monitor=data.get("monitor"), mode=data.get("mode", "min"))
-        history._metrics = {
-            key: [float(v) for v in values] for key, values in data["metrics"].items()
-        }
+        history._metrics = metrics
+        steps = data.get("steps", {})
+        if not isinstance(steps, Mapping):
+            raise ValueError(f"History data: 'steps' must be a mapping, got {type(steps).__name__}")
+        history.steps = {key: _step_values(key, values) for key, values in steps.items()}
         history.best_epoch = data.get("best_epoch")
         history.stopped_epoch = data.get("stopped_epoch")
         history.stop_reason = data.get("stop_reason")
@@ -118,9 +151,24 @@ class History(Mapping):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
-        """Reads a history written by ``to_json``."""
-        with open(path, encoding="utf-8") as file:
-            return cls.from_dict(json.load(file))
+        """Reads a history written by ``to_json``.
+
+        Raises:
+            ValueError: the file is over ``MAX_JSON_BYTES`` (refused unread), is not JSON or
+                not a History's, named in the message.
+            OSError: the file cannot be read.
+        """
+        where = os.fspath(path)
+        with open(where, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if size > MAX_JSON_BYTES:
+                raise ValueError(f"{where!r} holds {size} bytes, more than a History's JSON "
+                                 f"(at most {MAX_JSON_BYTES}); not read")
+            raw = file.read(MAX_JSON_BYTES + 1)
+        try:
+            return cls.from_dict(json.loads(raw.decode("utf-8")))
+        except (ValueError, RecursionError) as error:  # JSON and UTF-8 errors are ValueErrors
+            raise ValueError(f"{where!r} is not a History's JSON: {error}") from None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, History):
@@ -134,6 +182,35 @@ class History(Mapping):
             f"History(epochs={self.epochs}, metrics={list(self._metrics)}, "
             f"best_epoch={self.best_epoch}, stopped_epoch={self.stopped_epoch})"
         )
+
+
+def _numbers(metric, values) -> list[float]:
+    """A metric's values as floats, or a ValueError naming the metric."""
+    if not isinstance(metric, str) or not isinstance(values, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"History data: metric {metric!r} must map to a list of numbers")
+    return [float(v) for v in values]
+
+
+def _step_values(key, values) -> list:
+    """A per-step record's values from a list (JSON) or an array (a checkpoint) as Python
+    ints and floats (epochs stay ints), or a ValueError naming the record."""
+    values = values.tolist() if isinstance(values, np.ndarray) else values
+    if not isinstance(key, str) or not isinstance(values, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"History data: step record {key!r} must map to a list of numbers")
+    return [v if isinstance(v, int) and not isinstance(v, bool) else float(v) for v in values]
+
+
+def _append_row(table: dict[str, list], row: Mapping) -> None:
+    """Appends ``row`` to the columns of ``table``: NaN for columns the row lacks, and NaN
+    for the earlier rows of a column first seen now."""
+    done = max((len(values) for values in table.values()), default=0)
+    for key, value in row.items():
+        table.setdefault(key, [math.nan] * done).append(value)
+    for values in table.values():
+        if len(values) == done:
+            values.append(math.nan)
 
 
 def _nan_equal(a, b) -> bool:

@@ -1,11 +1,14 @@
 """EpochLoop: the epoch driver of a training run, for any framework.
 
-One epoch: the hooks' ``on_epoch_begin``; the training batches in train mode, each a
-forward pass with its loss (a NaN or inf loss stops the run before that batch's update)
-and an update; validation in eval mode; the History row (``train_*``, ``val_*``, ``lr``,
-``epoch_time``); then the hooks' ``on_epoch_end`` (the scheduler's step first) and
-``after_epoch``. The loop owns the History, the run's monitor, the stop reason and the
-tally of the batch losses and hits.
+One epoch: the hooks' ``on_epoch_begin``; the training batches in train mode, each one
+all-or-nothing step (``_train_batch``: a forward pass with its loss, then an update; one
+refused for a NaN or inf loss or gradient, or failing with an exception, is undone by the
+framework's ``_discard_step``, then the run stops or the exception propagates), its record
+in ``History.steps`` (when the run keeps them) and the hooks' ``on_train_batch_end`` (a
+per-batch scheduler steps there); validation in eval mode; the History row (``train_*``,
+``val_*``, ``lr``, ``epoch_time``); then the hooks' ``on_epoch_end`` (a per-epoch scheduler
+steps first) and ``after_epoch``. The loop owns the History, the run's monitor, the stop
+reason and the tally of the batch losses and hits.
 
 A framework supplies the batch step by subclassing: ``minigrad.train.Trainer`` for minigrad
 models, the benchmark's ``TorchTrainer`` for its torch twins. Both are therefore driven by
@@ -29,12 +32,15 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 
 from minigrad import checkpoint
-from minigrad.checks import check_int
+from minigrad.checks import check_choice, check_int
+from minigrad.train.batches import batch_count, batch_pair, check_loader
 from minigrad.train.history import History
-from minigrad.train.hooks import Callback, MonitorCallback
+from minigrad.train.hooks import Callback, MonitorCallback, as_callbacks, run_monitor
+from minigrad.train.metrics import LoggedMetrics
 from minigrad.train.monitor import Monitor
 from minigrad.train.progress import EpochBar, stdout_is_terminal, summary_line
-from minigrad.train.scheduling import SchedulerStep
+from minigrad.train.run_state import begin_run, load_run_state, run_state_dict
+from minigrad.train.scheduling import INTERVALS, SchedulerStep
 from minigrad.train.tally import Tally
 
 
@@ -44,12 +50,16 @@ class EpochLoop(ABC):
     Args:
         model: the framework's model (``train()``, ``eval()``, ``training``).
         optimizer: the framework's optimizer (``param_groups[0]["lr"]`` is logged).
-        scheduler: optional lr scheduler, stepped once per epoch after validation through
-            a ``SchedulerStep`` that runs before the callbacks.
+        scheduler: optional lr scheduler, stepped through a ``SchedulerStep`` that runs
+            before the callbacks: once per epoch after validation, or after every batch.
         callbacks: ``Callback`` instances, called in order.
         seed: seed of the run's Generator (shuffling, dropout, augmentation).
         scheduler_monitor: the metric a plateau scheduler is stepped with; None: the run's
             monitor (see ``MonitorCallback``).
+        scheduler_interval: ``"epoch"`` (default) or ``"batch"``: step the scheduler after
+            every ``optimizer.step()`` (OneCycleLR, CyclicLR, warm-ups counted in batches)
+            and keep a record per step in ``history.steps``. A plateau scheduler is stepped
+            per epoch only (``ValueError`` otherwise).
 
     Warns:
         UserWarning: if an EarlyStopping's patience <= a ReduceLROnPlateau's patience
@@ -57,17 +67,20 @@ class EpochLoop(ABC):
     """
 
     def __init__(self, model, optimizer, scheduler=None, callbacks: Iterable[Callback] = (),
-                 seed: int | None = 0, scheduler_monitor: str | None = None) -> None:
-        self.callbacks = list(callbacks)
-        for index, callback in enumerate(self.callbacks):
-            if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks[{index}] must be a minigrad.train.Callback, "
-                                f"got {type(callback).__name__}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+                 seed: int | None = 0, scheduler_monitor: str | None = None,
+                 scheduler_interval: str = "epoch") -> None:
+        self.callbacks = as_callbacks(callbacks)
+        if seed is not None:
+            seed = check_int(seed, f"{type(self).__name__}: seed", minimum=0)
+        if scheduler_monitor is not None and (not isinstance(scheduler_monitor, str)
+                                              or not scheduler_monitor):
+            raise TypeError("scheduler_monitor must be a metric name such as 'val_loss', or "
+                            f"None, got {scheduler_monitor!r}")
         self.model = model
         self.optimizer = optimizer
         self.scheduler_monitor = scheduler_monitor
+        self.scheduler_interval = check_choice(scheduler_interval, "scheduler_interval",
+                                               INTERVALS)
         self.scheduler = scheduler
         if self._scheduler_step is not None:  # stacklevel 3: the line that builds the Trainer
             self._scheduler_step.warn_if_stopped_first(self.callbacks, stacklevel=3)
@@ -80,6 +93,7 @@ class EpochLoop(ABC):
         self.has_validation = False
         self.stop_training = False
         self._stop_reason: str | None = None
+        self._metrics = LoggedMetrics(False)  # what the run logs, set when fit starts
 
     # -- what a framework supplies ----------------------------------------------------
     @abstractmethod
@@ -93,8 +107,23 @@ class EpochLoop(ABC):
         """
 
     @abstractmethod
-    def _update(self) -> None:
-        """Backward from the last training ``_forward``'s loss and one optimizer step."""
+    def _update(self) -> str | Mapping[str, float] | None:
+        """Backward from the last training ``_forward``'s loss and one optimizer step.
+
+        Returns a string: why the step was refused before the optimizer's step (a non-finite
+        gradient), and the loop then discards the step and stops the run; otherwise None, or
+        what the step measured for ``history.steps`` (e.g. the gradient norm before
+        clipping): a run that returns it keeps a record per step.
+        """
+
+    # Optional: a framework whose forward changes no state needs neither (hence no abstract).
+    def _begin_step(self) -> None:  # noqa: B027
+        """Called before each training batch's forward: remember what a forward changes
+        besides the weights (BatchNorm's running statistics), for ``_discard_step``."""
+
+    def _discard_step(self) -> None:  # noqa: B027
+        """Undoes a training step that was refused or raised, before its optimizer step:
+        puts back what ``_begin_step`` remembered and drops the pending forward contexts."""
 
     @abstractmethod
     def _share_generator(self, loaders: list) -> None:
@@ -131,27 +160,14 @@ class EpochLoop(ABC):
     def scheduler(self, scheduler) -> None:
         if scheduler is not None and not callable(getattr(scheduler, "step", None)):
             raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
-        self._scheduler_step = (
-            None if scheduler is None else SchedulerStep(scheduler, self.scheduler_monitor)
-        )
+        self._scheduler_step = None if scheduler is None else SchedulerStep(
+            scheduler, self.scheduler_monitor, self.scheduler_interval)
 
     @property
     def _hooks(self) -> list[Callback]:
         """What is called at each hook: the scheduler's step first, then the callbacks."""
         steps = [] if self._scheduler_step is None else [self._scheduler_step]
         return [*steps, *self.callbacks]
-
-    def _choose_monitor(self) -> tuple[Monitor, MonitorCallback | None]:
-        """The run's monitor, and the callback whose ``best_epoch`` is the run's (if any).
-
-        See ``MonitorCallback``: the first one that stops the run, else the first one.
-        """
-        judges = [c for c in self.callbacks if isinstance(c, MonitorCallback)]
-        stopper = next((c for c in judges if c.patience is not None), None)
-        chosen = stopper or next(iter(judges), None)
-        if chosen is not None:
-            return chosen.criterion, stopper
-        return Monitor("val_loss" if self.has_validation else "train_loss", "min"), None
 
     # -- fit --------------------------------------------------------------------------
     def fit(
@@ -181,18 +197,30 @@ class EpochLoop(ABC):
                 terminal.
 
         Returns:
-            The History (also ``self.history``). A NaN/inf loss stops training with a
-            ``RuntimeWarning`` naming epoch and batch; that epoch gets no History row,
+            The History (also ``self.history``). A NaN/inf loss or gradient stops training
+            with a ``RuntimeWarning`` naming epoch and batch; that epoch gets no History row,
             ``history.stopped_epoch`` is it and ``history.stop_reason`` says why.
+
+        Raises:
+            TypeError, ValueError: a bad argument, a callback that cannot work in this run
+                (a metric the run never logs), a checkpoint that does not fit: all before
+                anything changes (see ``run_state.begin_run``).
+            CheckpointError, OSError: ``resume_from`` cannot be read; nothing changed.
         """
-        epochs = check_int(epochs, "epochs", minimum=1)
-        self._start(train_loader, val_loader)
-        if resume_from is not None:
-            checkpoint.load(resume_from, trainer=self)
-            self.stop_training = self.history.stopped_epoch is not None
-            if verbose:
-                self._print(f"resumed from {os.fspath(resume_from)} after epoch {self.epoch}")
-            if self.stop_training and verbose:
+        epochs = check_int(epochs, f"{type(self).__name__}.fit: epochs", minimum=1)
+        check_loader(train_loader, "train_loader", epochs)
+        if val_loader is not None:
+            check_loader(val_loader, "val_loader", epochs)
+        metrics = LoggedMetrics(val_loader is not None)
+        monitor, keeper = run_monitor(self.callbacks, metrics.has_validation)
+        self._check_hooks(metrics, monitor)
+        saved = None if resume_from is None else checkpoint.read(resume_from)
+        begin_run(self, metrics, monitor, keeper, saved, resume_from)
+        self._share_generator([loader for loader in (train_loader, val_loader)
+                               if loader is not None])
+        if resume_from is not None and verbose:
+            self._print(f"resumed from {os.fspath(resume_from)} after epoch {self.epoch}")
+            if self.stop_training:
                 self._print(f"that run had already stopped: {self.history.stop_reason}")
         show_bar = verbose and (stdout_is_terminal() if progress is None else bool(progress))
         while self.epoch < epochs and not self.stop_training:
@@ -204,24 +232,9 @@ class EpochLoop(ABC):
                         f"{self.history.stop_reason}")
         return self.history
 
-    def _start(self, train_loader: Iterable, val_loader: Iterable | None) -> None:
-        """Resets the run state, shares the Generator, takes the run's monitor, and lets the
-        hooks reset theirs."""
-        for name, loader in (("train_loader", train_loader), ("val_loader", val_loader)):
-            if loader is not None and not isinstance(loader, Iterable):
-                raise TypeError(
-                    f"{name} must be an iterable of (x, y) batches, got {type(loader).__name__}"
-                )
-        self._share_generator([loader for loader in (train_loader, val_loader)
-                               if loader is not None])
-        self.has_validation = val_loader is not None
-        self.monitor, self._best_keeper = self._choose_monitor()
-        self.history = History(self.monitor.metric, self.monitor.mode)
-        self.epoch = 0
-        self.stop_training = False
-        self._stop_reason = None
+    def _check_hooks(self, metrics: LoggedMetrics, monitor: Monitor) -> None:
         for callback in self._hooks:
-            callback.on_train_begin(self)
+            callback.check_run(metrics, monitor)
 
     def stop(self, reason: str) -> None:
         """Asks training to stop after the current epoch; ``reason`` goes to the History."""
@@ -248,19 +261,21 @@ class EpochLoop(ABC):
     ) -> dict | None:
         """One pass over ``loader`` in train mode; the sample-weighted mean loss and accuracy."""
         self.model.train()
-        bar = EpochBar(epoch, epochs, _length(loader), lr, show_bar)
+        bar = EpochBar(epoch, epochs, batch_count(loader), lr, show_bar)
         tally = Tally()
         try:
-            for batch, (xb, yb) in enumerate(loader, 1):
-                loss, correct, count = self._forward(xb, yb)
-                if isinstance(loss, float) and not math.isfinite(loss):
+            for batch, item in enumerate(loader, 1):
+                step = self._train_batch(*batch_pair(item, "train_loader", batch))
+                if isinstance(step, str):
                     self._stop_on_non_finite(
-                        f"loss is {loss} at epoch {epoch}, batch {batch}; training stopped "
-                        f"before this batch's update (the weights are those after the previous "
-                        f"batch, or the best epoch's if EarlyStopping restores them)", epoch)
+                        f"{step} at epoch {epoch}, batch {batch}; training stopped before this "
+                        f"batch's update: the parameters, the buffers and the optimizer's state "
+                        f"are those after the previous batch (or the best epoch's, if "
+                        f"EarlyStopping restores them)", epoch)
                     return None
+                loss, correct, count, measured = step
                 tally.add(loss, correct, count)
-                self._update()
+                self._end_batch(epoch, batch, measured)
                 bar.update(batch, tally.running)
         finally:
             bar.close()
@@ -272,6 +287,41 @@ class EpochLoop(ABC):
                 f"EarlyStopping restores them)", epoch)
             return None
         return means
+
+    def _train_batch(self, xb, yb) -> tuple[object, object, int, Mapping | None] | str:
+        """One training step, all or nothing: ``_forward``'s ``(loss, correct, count)`` and
+        what ``_update`` measured, or why the step was refused (a NaN/inf loss or gradient),
+        after ``_discard_step`` undid it. An exception anywhere in the step is raised after
+        the same undoing.
+
+        The run's first batch also tells whether the targets are class indices; if they
+        are not, the hooks are checked again without the accuracies, before the update.
+        """
+        self._begin_step()
+        try:
+            loss, correct, count = self._forward(xb, yb)
+            if self._metrics.classification is None:
+                self._metrics = LoggedMetrics(self.has_validation, correct is not None)
+                if correct is None:
+                    self._check_hooks(self._metrics, self.monitor)
+            outcome = (f"loss is {loss}" if isinstance(loss, float) and not math.isfinite(loss)
+                       else self._update())
+        except BaseException:
+            self._discard_step()
+            raise
+        if isinstance(outcome, str):
+            self._discard_step()
+            return outcome
+        return loss, correct, count, outcome
+
+    def _end_batch(self, epoch: int, batch: int, measured: Mapping[str, float] | None) -> None:
+        """The step's record, when the run keeps them (the lr is read before a per-batch
+        scheduler steps: the lr this step used), then every hook's ``on_train_batch_end``."""
+        if measured is not None or self.scheduler_interval == "batch":
+            lr = float(self.optimizer.param_groups[0]["lr"])
+            self.history.append_step({"epoch": epoch, "lr": lr, **(measured or {})})
+        for callback in self._hooks:
+            callback.on_train_batch_end(self, epoch, batch)
 
     def _stop_on_non_finite(self, reason: str, epoch: int) -> None:
         warnings.warn(reason, RuntimeWarning, stacklevel=5)  # points at the fit() call
@@ -305,50 +355,19 @@ class EpochLoop(ABC):
             ``{"loss": float, "acc": float}`` (``"acc"`` only for integer targets), means
             weighted by batch size. The model's train/eval mode is restored afterwards.
         """
+        check_loader(loader, "evaluate: loader")
         tally = Tally()
         with self._evaluating():
-            for xb, yb in loader:
-                tally.add(*self._forward(xb, yb))
+            for batch, item in enumerate(loader, 1):
+                tally.add(*self._forward(*batch_pair(item, "evaluate: the loader", batch)))
         return tally.means("evaluate: the loader")
 
-    # -- state --------------------------------------------------------------------------
+    # -- state (run_state.py) -----------------------------------------------------------
     def state_dict(self) -> dict:
         """Epoch, Generator state, History and callbacks' state (not model/optimizer/scheduler:
         ``minigrad.checkpoint.save(path, trainer=...)`` saves those alongside)."""
-        return {
-            "epoch": self.epoch,
-            "generator": self.generator.bit_generator.state,
-            "history": self.history.to_dict(),
-            "callbacks": [
-                {"type": type(c).__name__, "state": c.state_dict()} for c in self.callbacks
-            ],
-        }
+        return run_state_dict(self)
 
     def load_state_dict(self, state: Mapping) -> None:
-        """Restores ``state_dict()`` output; checks the callbacks match before changing anything."""
-        saved = [entry["type"] for entry in state["callbacks"]]
-        current = [type(c).__name__ for c in self.callbacks]
-        if saved != current:
-            raise ValueError(
-                f"checkpoint was saved with callbacks {saved}, this Trainer has {current}"
-            )
-        generator_kind = type(self.generator.bit_generator).__name__
-        if state["generator"].get("bit_generator") != generator_kind:
-            raise ValueError(
-                f"checkpoint Generator is {state['generator'].get('bit_generator')!r}, "
-                f"this Trainer's is {generator_kind!r}"
-            )
-        history = History.from_dict(state["history"])
-        # Set the state in place: the model and loaders hold this same Generator object.
-        self.generator.bit_generator.state = state["generator"]
-        self.history = history
-        self.epoch = int(state["epoch"])
-        for callback, entry in zip(self.callbacks, state["callbacks"], strict=True):
-            callback.load_state_dict(entry["state"])
-
-
-def _length(loader) -> int | None:
-    try:
-        return len(loader)
-    except TypeError:
-        return None
+        """Restores ``state_dict()`` output, all or nothing (see ``run_state.load_run_state``)."""
+        load_run_state(self, state)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from minigrad.checks import check_choice
+from minigrad.checks import check_choice, check_number
 
-MODES = ("min", "max")
+MODES = ("min", "max", "auto")
 
 
 class Monitor:
@@ -24,14 +24,18 @@ class Monitor:
 
     Args:
         metric: a key of the epoch logs, e.g. ``"val_acc"``.
-        mode: ``"min"`` or ``"max"``; must agree with the metric's name when the name tells
-            (``*loss`` goes down, ``*acc`` / ``*accuracy`` up), see ``expected_mode``.
+        mode: ``"min"``, ``"max"`` or ``"auto"``: the direction the metric's name tells
+            (``*loss`` goes down, ``*acc`` / ``*accuracy`` / ``*auc`` up, see
+            ``expected_mode``). ``"min"`` and ``"max"`` must agree with it when it tells;
+            ``"auto"`` for a name that does not tell is a ValueError. ``self.mode`` is the
+            resolved ``"min"`` or ``"max"``.
         min_delta: the margin, a finite number >= 0.
         owner: who monitors, named in every error (``"EarlyStopping"``).
 
     Raises:
         ValueError: an empty metric name, an unknown mode, a mode contradicting the
-            metric's name, or a negative or non-finite ``min_delta``.
+            metric's name, ``"auto"`` for a name that tells no direction, or a negative or
+            non-finite ``min_delta``.
 
     Example:
         >>> m = Monitor("val_loss", "min", min_delta=0.01)
@@ -46,21 +50,29 @@ class Monitor:
                              f"got {metric!r}")
         check_choice(mode, f"{owner}: mode", MODES)
         natural = self.expected_mode(metric)
+        if mode == "auto":
+            if natural is None:
+                raise ValueError(
+                    f"{owner}: mode='auto' cannot tell whether {metric!r} should go up or "
+                    "down (its name ends in neither 'loss' nor 'acc', 'accuracy' or 'auc'); "
+                    "pass mode='max' or mode='min'"
+                )
+            mode = natural
         if natural is not None and natural != mode:
             raise ValueError(
                 f"{owner}: monitor={metric!r} improves when it goes "
                 f"{'down' if natural == 'min' else 'up'}, so mode must be {natural!r}, got {mode!r}"
             )
-        if not isinstance(min_delta, (int, float)) or not math.isfinite(min_delta) or min_delta < 0:
-            raise ValueError(f"{owner}: min_delta must be a finite number >= 0, got {min_delta!r}")
+        check_number(min_delta, f"{owner}: min_delta", minimum=0, finite=True)
         self.metric, self.mode, self.min_delta, self.owner = metric, mode, float(min_delta), owner
 
     @staticmethod
     def expected_mode(metric: str) -> str | None:
-        """The direction ``metric`` improves in, when its name tells: losses down, accuracy up."""
+        """The direction ``metric`` improves in, when its name tells: ``*loss`` down,
+        ``*acc``, ``*accuracy`` and ``*auc`` up (tf.keras's rule for ``mode="auto"``)."""
         if metric.endswith("loss"):
             return "min"
-        if metric.endswith("acc") or metric.endswith("accuracy"):
+        if metric.endswith(("acc", "accuracy", "auc")):
             return "max"
         return None
 

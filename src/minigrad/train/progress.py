@@ -19,13 +19,15 @@ def stdout_is_terminal() -> bool:
 class EpochBar:
     """A tqdm bar over one epoch's batches showing the running loss, accuracy and lr.
 
-    ``enabled=False`` makes every method a no-op, so the training loop calls it
-    unconditionally.
+    ``batches`` is None for a loader without ``__len__``: the bar then counts batches
+    without a total and redraws its text at every batch. ``enabled=False`` makes every
+    method a no-op, so the training loop calls it unconditionally.
     """
 
-    def __init__(self, epoch: int, epochs: int, batches: int, lr: float, enabled: bool) -> None:
+    def __init__(self, epoch: int, epochs: int, batches: int | None, lr: float,
+                 enabled: bool) -> None:
         self.lr = lr
-        self.every = max(1, batches // POSTFIX_UPDATES_PER_EPOCH)
+        self.every = 1 if batches is None else max(1, batches // POSTFIX_UPDATES_PER_EPOCH)
         self.bar = (
             tqdm(total=batches, desc=f"epoch {epoch}/{epochs}", leave=False, file=sys.stdout)
             if enabled

@@ -2,7 +2,8 @@
 
 The run puts it first among the callbacks, so the scheduler is stepped once per epoch
 after the History row and before any other callback's ``on_epoch_end`` (torch's order:
-``optimizer.step()`` for every batch, then ``scheduler.step()``).
+``optimizer.step()`` for every batch, then ``scheduler.step()``), or, per batch, after
+every ``optimizer.step()`` and before any other callback's ``on_train_batch_end``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import inspect
 import warnings
 from collections.abc import Iterable, Mapping
 
+from minigrad.checks import check_choice
 from minigrad.train.hooks import Callback, MonitorCallback, Run
+from minigrad.train.metrics import LoggedMetrics
 from minigrad.train.monitor import Monitor
+
+INTERVALS = ("epoch", "batch")
 
 
 class SchedulerStep(Callback):
-    """Steps ``scheduler`` at the end of every epoch.
+    """Steps ``scheduler`` at the end of every epoch, or after every training batch.
 
     A scheduler whose ``step`` needs an argument (``ReduceLROnPlateau``, minigrad's or
     torch's) is stepped with the epoch's value of ``monitor``, by default the run's monitor
@@ -27,12 +32,24 @@ class SchedulerStep(Callback):
     Args:
         scheduler: an lr scheduler (anything with ``step()``).
         monitor: the metric a plateau scheduler is stepped with; None: the run's monitor.
+        interval: ``"epoch"`` (one ``step()`` per epoch) or ``"batch"`` (one per
+            ``optimizer.step()``: OneCycleLR, CyclicLR, warm-ups counted in batches).
+
+    Raises:
+        ValueError: an unknown ``interval``, or ``"batch"`` for a scheduler stepped with
+            an epoch metric (a plateau has no metric per batch).
     """
 
-    def __init__(self, scheduler, monitor: str | None = None) -> None:
+    def __init__(self, scheduler, monitor: str | None = None, interval: str = "epoch") -> None:
         self.scheduler = scheduler
         self.monitor = monitor
+        self.interval = check_choice(interval, "scheduler_interval", INTERVALS)
         self.takes_metric = _step_takes_an_argument(scheduler)
+        if self.takes_metric and interval == "batch":
+            raise ValueError(
+                f"{type(scheduler).__name__} is stepped with an epoch metric, so it can only "
+                "be stepped per epoch: use scheduler_interval='epoch'"
+            )
         self.criterion: Monitor | None = None
 
     def warn_if_stopped_first(self, callbacks: Iterable[Callback], stacklevel: int = 1) -> None:
@@ -60,11 +77,12 @@ class SchedulerStep(Callback):
             stacklevel=stacklevel + 1,
         )
 
-    def on_train_begin(self, trainer: Run) -> None:
+    def check_run(self, metrics: LoggedMetrics, monitor: Monitor) -> None:
+        """A plateau's metric must be logged, and its mode must agree with the metric."""
         if not self.takes_metric:
             return
         name = type(self.scheduler).__name__
-        metric = self.monitor or trainer.monitor.metric
+        metric = self.monitor or monitor.metric
         natural = Monitor.expected_mode(metric)
         if natural is not None and natural != self.scheduler.mode:
             raise ValueError(
@@ -72,11 +90,21 @@ class SchedulerStep(Callback):
                 f"which improves in mode {natural!r}; pass scheduler_monitor= or build the "
                 f"scheduler with mode={natural!r}"
             )
-        if metric.startswith("val_") and not trainer.has_validation:
-            raise ValueError(f"{name} is stepped with {metric!r} but fit() got no val_loader")
-        self.criterion = Monitor(metric, self.scheduler.mode, owner=name)
+        metrics.require(metric, f"{name}: scheduler_monitor" if self.monitor else
+                        f"{name} (stepped with the run's monitor): monitor")
+
+    def on_train_begin(self, trainer: Run) -> None:
+        if self.takes_metric:
+            self.criterion = Monitor(self.monitor or trainer.monitor.metric,
+                                     self.scheduler.mode, owner=type(self.scheduler).__name__)
+
+    def on_train_batch_end(self, trainer: Run, epoch: int, batch: int) -> None:
+        if self.interval == "batch":
+            self.scheduler.step()
 
     def on_epoch_end(self, trainer: Run, epoch: int, logs: Mapping[str, float]) -> None:
+        if self.interval == "batch":
+            return
         if self.criterion is not None:
             self.scheduler.step(self.criterion.value(logs))
         else:

@@ -68,8 +68,9 @@ class Session:
         table = results.format_table(rows)
         self.payload.update(complete=True, runs=self.runs, summary=rows, table=table)
         results.write_results(self.out, self.payload)
-        print(f"\n{self.payload['title']}\n\n{table}\n\nresults: {self.out / 'results.json'}, "
-              f"curves: {self.out / 'curves.png'}", flush=True)
+        print(f"\n{self.payload['title']}\n\nData: {self.payload['data']['set']}\n{table}\n\n"
+              f"results: {self.out / 'results.json'}, curves: {self.out / 'curves.png'}",
+              flush=True)
         return self.payload
 
     def interrupted(self) -> Path:
@@ -77,24 +78,27 @@ class Session:
         return results.write_incomplete(self.out, self.payload, self.active)
 
 
-def _header(command: str, dataset: str, profile: Profile, device: str,
-            data: datasets.DataSource, seeds) -> dict:
+def _header(command: str, profile: Profile, device: str, data: datasets.DataSource,
+            seeds) -> dict:
+    """What results.json says before any run: ``dataset`` and the title name the set used
+    (``data.name``, ``data.label``: the partial CIFAR-10 set is never called CIFAR-10)."""
     n = len(data.x_train)
     n_train = len(split(n, 0)[0])
     return {
-        "command": command, "dataset": dataset, "profile": profile.to_dict(), "device": device,
-        "seeds": list(seeds), "data": {"source": data.description, **data.sizes(),
-                                       "train": n_train, "validation": n - n_train},
+        "command": command, "dataset": data.name, "profile": profile.to_dict(), "device": device,
+        "seeds": list(seeds), "data": {"set": data.label, "source": data.description,
+                                       **data.sizes(), "train": n_train,
+                                       "validation": n - n_train},
         "environment": environment(device), "complete": False,
-        "title": f"{command} {dataset}, {profile.name} profile on {device}: {profile.summary}. "
-                 f"Data: {data.description}.",
+        "title": f"{command}, {data.label}, {profile.name} profile on {device}: "
+                 f"{profile.summary}. Data: {data.description}.",
     }
 
 
 def _print_header(session: Session) -> None:
     p = session.payload
     d, env = p["data"], p["environment"]
-    session.say(f"== {p['command']} {p['dataset']} | profile {p['profile']['name']}: "
+    session.say(f"== {p['command']} | {d['set']} | profile {p['profile']['name']}: "
                 f"{p['profile']['summary']}")
     session.say(f"== data: {d['source']}; {d['train']:,} train / {d['validation']:,} validation "
                 f"/ {d['test']:,} test images")
@@ -191,16 +195,19 @@ def _guarded(session: Session, work) -> dict:
 
 
 def compare(dataset: str, profile: Profile, device: str, seeds, out: Path, data_root=None,
-            download: bool = False, verbose: bool = True) -> dict:
+            download: bool = False, verbose: bool = True, partial: bool = False) -> dict:
     """Trains the three models for every seed; writes results.json and curves.png into ``out``.
+
+    ``partial`` (CIFAR-10): train on the partial set at any profile (``datasets.load``).
 
     Raises:
         datasets.DataMissing, DeviceUnavailable: before anything is written.
     """
+    datasets.check_partial(dataset, partial)
     device = resolve_device(device)
-    data = datasets.load(dataset, profile, data_root, download)
+    data = datasets.load(dataset, profile, data_root, download, partial)
     images = (data.x_train, data.y_train, data.x_test, data.y_test)
-    session = Session(out, _header("compare", dataset, profile, device, data, seeds), verbose)
+    session = Session(out, _header("compare", profile, device, data, seeds), verbose)
     _print_header(session)
 
     def work():
@@ -214,13 +221,16 @@ def compare(dataset: str, profile: Profile, device: str, seeds, out: Path, data_
 
 
 def torch_baseline(dataset: str, variant: str, profile: Profile, device: str, seeds, out: Path,
-                   data_root=None, download: bool = False, verbose: bool = True) -> dict:
-    """One torch VGG baseline per seed with the ``variant`` recipe ("seed" or "improved")."""
+                   data_root=None, download: bool = False, verbose: bool = True,
+                   partial: bool = False) -> dict:
+    """One torch VGG baseline per seed with the ``variant`` recipe ("seed" or "improved");
+    ``partial`` as for ``compare``."""
     baseline_recipe(dataset, variant, epochs=1)  # refuses a bad variant before any work
+    datasets.check_partial(dataset, partial)
     device = resolve_device(device)
-    data = datasets.load(dataset, profile, data_root, download)
+    data = datasets.load(dataset, profile, data_root, download, partial)
     images = (data.x_train, data.y_train, data.x_test, data.y_test)
-    header = _header(f"torch --recipe {variant}", dataset, profile, device, data, seeds)
+    header = _header(f"torch --recipe {variant}", profile, device, data, seeds)
     session = Session(out, header, verbose)
     _print_header(session)
 

@@ -103,7 +103,8 @@ def curves_figure(runs: Sequence[dict], title: str) -> Figure:
         axes.set_ylabel(name)
         axes.grid(alpha=0.3)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    accuracy.legend(fontsize=7)
+    if runs:  # an empty legend only warns
+        accuracy.legend(fontsize=7)
     figure.suptitle(textwrap.fill(title, 150), fontsize=8)
     return figure
 

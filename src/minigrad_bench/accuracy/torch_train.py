@@ -34,6 +34,7 @@ from minigrad_bench.reference import (
     Recipe,
     official_test_loader,
     reference_loaders,
+    scheduler_interval,
     split,
     torch_optimizer,
     torch_reference_model,
@@ -43,11 +44,19 @@ from minigrad_bench.reference import (
 
 @dataclass(frozen=True)
 class Runtime:
-    """Where and how a torch model computes: bf16 autocast and channels_last are CUDA-only."""
+    """Where and how a torch model computes.
+
+    ``for_model`` turns bf16 autocast, channels_last and lazy losses on for CUDA only; tests
+    set them by hand on the CPU (torch supports all three there) to run the CUDA path's code.
+    ``lazy_loss``: each batch's loss stays on the device and the epoch's mean is read once
+    (reading it every batch would make a GPU wait); otherwise it is read at once, the
+    Trainer's NaN rule.
+    """
 
     device: torch.device
     autocast: bool = False
     channels_last: bool = False
+    lazy_loss: bool = False
 
     @classmethod
     def for_model(cls, device: str, fast: bool) -> Runtime:
@@ -55,12 +64,11 @@ class Runtime:
         on_cuda = torch.device(device).type == "cuda"
         if on_cuda:
             torch.backends.cudnn.benchmark = True
-        return cls(torch.device(device), fast and on_cuda, fast and on_cuda)
+        return cls(torch.device(device), fast and on_cuda, fast and on_cuda, lazy_loss=on_cuda)
 
     @property
     def sync_each_batch(self) -> bool:
-        """On CPU each batch's loss is read at once (the Trainer's NaN rule); on GPU per epoch."""
-        return self.device.type == "cpu"
+        return not self.lazy_loss
 
     def batch(self, xb, yb) -> tuple[torch.Tensor, torch.Tensor]:
         if isinstance(xb, np.ndarray):
@@ -104,17 +112,19 @@ class TorchTrainer(EpochLoop):
 
     Args:
         model: a ``torch.nn.Module`` on ``runtime.device``.
-        optimizer, scheduler, callbacks, seed, scheduler_monitor: as for ``Trainer``
-            (torch's optimizer and scheduler; a torch ``ReduceLROnPlateau`` is stepped with
-            the monitored metric).
+        optimizer, scheduler, callbacks, seed, scheduler_monitor, scheduler_interval: as
+            for ``Trainer`` (torch's optimizer and scheduler; a torch ``ReduceLROnPlateau``
+            is stepped with the monitored metric, per epoch).
         runtime: where and how the model computes.
         label: printed before every line the run prints, e.g. ``"[torch twin] "``.
     """
 
     def __init__(self, model: tnn.Module, optimizer, scheduler=None, callbacks=(),
-                 seed: int | None = 0, scheduler_monitor: str | None = None, *,
-                 runtime: Runtime, label: str = "") -> None:
-        super().__init__(model, optimizer, scheduler, callbacks, seed, scheduler_monitor)
+                 seed: int | None = 0, scheduler_monitor: str | None = None,
+                 scheduler_interval: str = "epoch", *, runtime: Runtime,
+                 label: str = "") -> None:
+        super().__init__(model, optimizer, scheduler, callbacks, seed, scheduler_monitor,
+                         scheduler_interval)
         self.runtime, self.label = runtime, label
         self._loss: torch.Tensor | None = None
 
@@ -132,6 +142,13 @@ class TorchTrainer(EpochLoop):
         self.optimizer.zero_grad()
         self._loss.backward()
         self.optimizer.step()
+
+    def train_step(self, xb, yb) -> None:
+        """One training step exactly as ``fit`` takes it (forward, loss, backward, optimizer
+        step), the loss left unread where the runtime is lazy: what ``gpu-speed`` times.
+        The model must be in train mode."""
+        self._forward(xb, yb)
+        self._update()
 
     @contextlib.contextmanager
     def _evaluating(self):
@@ -165,10 +182,11 @@ class TorchTrainer(EpochLoop):
 
 
 def reference_twin(dataset: str, recipe: Recipe, initial_state: dict,
-                   runtime: Runtime) -> TorchTrainer:
+                   runtime: Runtime, steps_per_epoch: int | None = None) -> TorchTrainer:
     """The twin net with the numpy net's initial weights, set up as ``reference.build_trainer``
-    sets up the numpy net: torch SGD/AdamW, ReduceLROnPlateau/cosine, the same EarlyStopping,
-    a Generator seeded as the Trainer's."""
+    sets up the numpy net: torch SGD/AdamW, ReduceLROnPlateau/cosine/one-cycle (sized by
+    ``steps_per_epoch``, stepped per batch), the same EarlyStopping, a Generator seeded as
+    the Trainer's."""
     model = torch_reference_model(dataset, recipe.dropout)
     model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in initial_state.items()})
     for name, module in model.named_children():
@@ -177,8 +195,9 @@ def reference_twin(dataset: str, recipe: Recipe, initial_state: dict,
     model.to(runtime.device)
     optimizer = torch_optimizer(model, recipe)
     stopper = EarlyStopping("val_acc", "max", patience=recipe.early_stopping_patience)
-    return TorchTrainer(model, optimizer, torch_scheduler(optimizer, recipe), [stopper],
-                        seed=recipe.seed, scheduler_monitor="val_acc", runtime=runtime,
+    return TorchTrainer(model, optimizer, torch_scheduler(optimizer, recipe, steps_per_epoch),
+                        [stopper], seed=recipe.seed, scheduler_monitor="val_acc",
+                        scheduler_interval=scheduler_interval(recipe), runtime=runtime,
                         label="[torch twin] ")
 
 

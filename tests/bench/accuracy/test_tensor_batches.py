@@ -85,3 +85,25 @@ def test_vgg_trains_through_the_tensor_pipeline_on_cpu():
     test = train_vgg(run, recipe, images, verbose=False, tensor_pipeline=True)
     assert run.history.epochs == 2 and run.history.best_epoch in (1, 2)
     assert set(test) == {"loss", "acc"}
+
+
+@pytest.mark.parametrize("dataset, variant", [("mnist", "seed"), ("mnist", "improved"),
+                                              ("cifar10", "seed")])
+def test_the_cuda_paths_settings_train_every_recipe_on_cpu(dataset, variant):
+    """bf16 autocast, channels_last, lazy losses and device batches, as on CUDA, on the CPU
+    (torch supports all of them there): everything of the CUDA path but the device."""
+    channels, size = (1, 28) if dataset == "mnist" else (3, 32)
+    g = np.random.default_rng(0)
+    images = (g.integers(0, 256, (40, channels, size, size), np.uint8), g.integers(0, 10, 40),
+              g.integers(0, 256, (8, channels, size, size), np.uint8), g.integers(0, 10, 8))
+    recipe = baseline_recipe(dataset, variant, epochs=2, widths=(4, 4, 8, 8))
+    runtime = Runtime(torch.device("cpu"), autocast=True, channels_last=True, lazy_loss=True)
+    run = vgg_trainer(recipe, runtime)
+    conv = run.model[0]
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    test = train_vgg(run, recipe, images, verbose=False, tensor_pipeline=True)
+    assert run.history.epochs == 2 and run.history.stop_reason is None
+    for key in ("train_loss", "val_loss", "val_acc"):
+        assert all(isinstance(v, float) and np.isfinite(v) for v in run.history[key]), key
+    assert isinstance(test["loss"], float) and 0.0 <= test["acc"] <= 1.0
+    assert all(p.dtype == torch.float32 for p in run.model.parameters())  # autocast, not casts

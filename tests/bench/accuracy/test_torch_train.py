@@ -64,22 +64,30 @@ def test_early_stopping_rule_restores_the_best_epoch_and_says_why(monkeypatch):
     stopper = torch_train.EarlyStopping("val_acc", "max", patience=2)
     runtime = torch_train.Runtime.for_model("cpu", fast=False)
     trainer = torch_train.TorchTrainer(model, optimizer, scheduler, [stopper], runtime=runtime)
-    history = trainer.fit([], [], 5, verbose=False)
+    unused = [None]  # the faked epoch and evaluation read no batch (fit refuses len() == 0)
+    history = trainer.fit(unused, unused, 5, verbose=False)
     assert history.epochs == 4 and history.best_epoch == 2 and history.stopped_epoch == 4
     assert "best 0.7 at epoch 2" in history.stop_reason
     assert torch.equal(model.weight, weights_seen[0.7])
 
 
-def tiny_torch_run(lr=0.1, epochs=3):
-    """A torch Linear trained by TorchTrainer on a fixed toy problem; its History."""
+def tiny_torch_run(lr=0.1, epochs=3, one_cycle=False, lazy_loss=False):
+    """A torch Linear trained by TorchTrainer on a fixed toy problem; its History.
+
+    ``one_cycle``: torch's OneCycleLR over the run, stepped per batch (4 batches an epoch).
+    ``lazy_loss``: the losses stay tensors and are read once per epoch, as on a GPU.
+    """
     g = np.random.default_rng(0)
     x = g.standard_normal((48, 1, 2, 2)).astype(np.float32)
     y = (x.reshape(48, 4).sum(1) > 0).astype(np.int64)
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    runtime = torch_train.Runtime.for_model("cpu", fast=False)
-    trainer = torch_train.TorchTrainer(model, optimizer, runtime=runtime)
+    scheduler = (torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=4 * epochs)
+                 if one_cycle else None)
+    runtime = torch_train.Runtime(torch.device("cpu"), lazy_loss=lazy_loss)
+    trainer = torch_train.TorchTrainer(model, optimizer, scheduler, runtime=runtime,
+                                       scheduler_interval="batch" if one_cycle else "epoch")
     train = DataLoader(x[:32], y[:32], 8, seed=0)
     return trainer.fit(train, DataLoader(x[32:], y[32:], 8, shuffle=False), epochs,
                        verbose=False)
@@ -93,22 +101,41 @@ def test_the_torch_run_is_driven_by_the_trainers_epoch_loop():
     assert (history.monitor, history.mode, history.epochs) == ("val_loss", "min", 3)
 
 
-def test_sums_kept_on_the_device_give_the_same_history_as_per_batch_reads(monkeypatch):
+def test_the_torch_run_steps_a_one_cycle_per_batch_as_torchs_own_loop_does():
+    history = tiny_torch_run(epochs=2, one_cycle=True)
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=8)
+    expected = []
+    for _ in range(8):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert history.steps["lr"] == expected
+    assert history["lr"] == [expected[0], expected[4]]
+
+
+def test_sums_kept_on_the_device_give_the_same_history_as_per_batch_reads():
     per_batch = tiny_torch_run()
-    monkeypatch.setattr(torch_train.Runtime, "sync_each_batch", property(lambda self: False))
-    lazy = tiny_torch_run()
+    lazy = tiny_torch_run(lazy_loss=True)
     for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
         assert lazy[key] == per_batch[key], key
 
 
-def test_a_nan_loss_stops_the_torch_run_with_the_trainers_sentence(monkeypatch):
+def test_a_nan_loss_stops_the_torch_run_with_the_trainers_sentence():
     # lr NaN: the first update makes every later loss NaN
     with pytest.warns(RuntimeWarning, match="loss is nan at epoch 1, batch 2"):
         history = tiny_torch_run(lr=float("nan"), epochs=2)
     assert history.epochs == 0 and history.stopped_epoch == 1
     assert "before this batch's update" in history.stop_reason
     # Read once per epoch (a GPU), the epoch's mean is checked instead.
-    monkeypatch.setattr(torch_train.Runtime, "sync_each_batch", property(lambda self: False))
     with pytest.warns(RuntimeWarning, match="the mean loss of epoch 1 is nan"):
-        history = tiny_torch_run(lr=float("nan"), epochs=2)
+        history = tiny_torch_run(lr=float("nan"), epochs=2, lazy_loss=True)
     assert history.epochs == 0 and history.stopped_epoch == 1
+
+
+def test_runtime_for_cuda_is_fast_and_lazy_and_for_cpu_plain():
+    cpu = torch_train.Runtime.for_model("cpu", fast=True)
+    assert (cpu.autocast, cpu.channels_last, cpu.lazy_loss) == (False, False, False)
+    cuda = torch_train.Runtime.for_model("cuda", fast=True)  # no GPU needed to build it
+    assert (cuda.autocast, cuda.channels_last, cuda.lazy_loss) == (True, True, True)
+    assert torch_train.Runtime.for_model("cuda", fast=False).lazy_loss

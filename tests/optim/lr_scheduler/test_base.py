@@ -114,7 +114,7 @@ def test_scheduler_load_state_dict_names_bad_keys_and_lengths():
         scheduler.load_state_dict({**{k: v for k, v in saved.items() if k != "gamma"}, "T_max": 3})
     with pytest.raises(ValueError, match="base_lrs has 1 entries, the optimizer has 2"):
         scheduler.load_state_dict({**saved, "base_lrs": [0.1]})
-    with pytest.raises(ValueError, match="step_size must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="step_size must be an int >= 1, got 0"):
         scheduler.load_state_dict({**saved, "step_size": 0, "last_epoch": 7})
     assert scheduler.state_dict() == saved
 

@@ -86,7 +86,7 @@ def test_sequential_load_is_all_or_nothing_across_children():
     lr_history(bad, 7)
     bad_state = bad.state_dict()
     bad_state["_schedulers"][1]["T_max"] = 0  # the second child's state is invalid
-    with pytest.raises(ValueError, match="T_max must be an integer >= 1, got 0"):
+    with pytest.raises(ValueError, match="T_max must be an int >= 1, got 0"):
         scheduler.load_state_dict(bad_state)
     assert scheduler.state_dict() == before
     with pytest.raises(ValueError, match="_schedulers must hold 2 state dicts"):
@@ -146,9 +146,9 @@ def children(optimizer):
          "milestones must be a list of epochs, got 3"),
         (lambda o: lr_scheduler.SequentialLR(o, [*children(o), lr_scheduler.StepLR(o, 2)],
                                              [4, 4]), ValueError,
-         r"milestones\[1\] must be an integer >= 5, got 4"),
+         r"milestones\[1\] must be an int >= 5, got 4"),
         (lambda o: lr_scheduler.SequentialLR(o, children(o), [0]), ValueError,
-         r"milestones\[0\] must be an integer >= 1, got 0"),
+         r"milestones\[0\] must be an int >= 1, got 0"),
         (lambda o: lr_scheduler.SequentialLR(
             o, [lr_scheduler.ReduceLROnPlateau(o), lr_scheduler.StepLR(o, 2)], [3]), ValueError,
          r"does not support ReduceLROnPlateau \(schedulers\[0\]\)"),

@@ -105,27 +105,33 @@ def test_one_cycle_load_refuses_a_position_past_the_cycle():
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        (dict(), r"give total_steps, or both epochs and steps_per_epoch"),
-        (dict(epochs=3), r"give total_steps, or both epochs and steps_per_epoch"),
-        (dict(total_steps=0), "total_steps must be an integer >= 1, got 0"),
-        (dict(total_steps=10.0), "total_steps must be an integer >= 1, got 10.0"),
-        (dict(epochs=0, steps_per_epoch=5), "epochs must be an integer >= 1, got 0"),
-        (dict(epochs=2, steps_per_epoch=-5), "steps_per_epoch must be an integer >= 1"),
-        (dict(total_steps=10, pct_start=1.5), "pct_start must be >= 0.0 and <= 1.0, got 1.5"),
-        (dict(total_steps=10, anneal_strategy="cosine"),
+        (dict(), ValueError, r"give total_steps, or both epochs and steps_per_epoch"),
+        (dict(epochs=3), ValueError, r"give total_steps, or both epochs and steps_per_epoch"),
+        (dict(total_steps=0), ValueError, "total_steps must be an int >= 1, got 0"),
+        (dict(total_steps=10.0), TypeError, "total_steps must be an int >= 1, got 10.0"),
+        (dict(epochs=0, steps_per_epoch=5), ValueError, "epochs must be an int >= 1, got 0"),
+        (dict(epochs=2, steps_per_epoch=-5), ValueError, "steps_per_epoch must be an int >= 1"),
+        (dict(total_steps=10, pct_start=1.5), ValueError,
+         "pct_start must be a number >= 0 and <= 1, got 1.5"),
+        (dict(total_steps=10, anneal_strategy="cosine"), ValueError,
          "anneal_strategy must be 'cos' or 'linear', got 'cosine'"),
-        (dict(total_steps=10, max_lr=[0.1]), "max_lr has 1 entries, the optimizer has 2"),
-        (dict(total_steps=10, div_factor=0), "div_factor must be > 0, got 0"),
-        (dict(total_steps=10, final_div_factor=-1.0), "final_div_factor must be >= 0.0"),
-        (dict(total_steps=10, three_phase=1), "three_phase must be True or False, got 1"),
-        (dict(total_steps=10, base_momentum=-0.1), r"base_momentum\[0\] must be >= 0.0"),
+        (dict(total_steps=10, max_lr=[0.1]), ValueError,
+         "max_lr has 1 entries, the optimizer has 2"),
+        (dict(total_steps=10, div_factor=0), ValueError, "div_factor must be a number > 0, got 0"),
+        (dict(total_steps=10, final_div_factor=-1.0), ValueError,
+         "final_div_factor must be a number > 0"),
+        (dict(total_steps=10, three_phase=1), TypeError,
+         "three_phase must be True or False, got 1"),
+        (dict(total_steps=10, base_momentum=-0.1), ValueError,
+         r"base_momentum\[0\] must be a number >= 0"),
     ],
 )
-def test_one_cycle_rejects_nonsense_arguments_and_leaves_the_optimizer_alone(kwargs, message):
+def test_one_cycle_rejects_nonsense_arguments_and_leaves_the_optimizer_alone(kwargs, error,
+                                                                             message):
     optimizer = minigrad_optimizer()
     before = [dict(group) for group in optimizer.param_groups]
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         lr_scheduler.OneCycleLR(optimizer, **{"max_lr": 0.1, **kwargs})
     assert optimizer.param_groups == before

@@ -91,26 +91,28 @@ def test_plateau_does_not_touch_initial_lr_and_reports_the_current_lr():
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        (dict(factor=1.0), r"factor must be >= 0.0 and < 1.0, got 1.0"),
-        (dict(factor=1.5), r"factor must be >= 0.0 and < 1.0, got 1.5"),
-        (dict(factor=0.0), r"factor must be > 0 and < 1.0, got 0.0"),
-        (dict(factor=-0.1), r"factor must be >= 0.0 and < 1.0, got -0.1"),
-        (dict(mode="minimum"), r"mode must be 'min' or 'max', got 'minimum'"),
-        (dict(threshold_mode="relative"), r"threshold_mode must be 'rel' or 'abs', got 'relative'"),
-        (dict(patience=-1), r"patience must be an integer >= 0, got -1"),
-        (dict(patience=2.5), r"patience must be an integer >= 0, got 2.5"),
-        (dict(cooldown=-2), r"cooldown must be an integer >= 0, got -2"),
-        (dict(threshold=-1e-4), r"threshold must be >= 0.0, got -0.0001"),
-        (dict(min_lr=[0.1]), r"min_lr has 1 entries, the optimizer has 2 parameter groups"),
-        (dict(min_lr=[0.1, 0.2, 0.3]), r"min_lr has 3 entries, the optimizer has 2"),
-        (dict(min_lr=-0.5), r"min_lr\[0\] must be >= 0.0, got -0.5"),
-        (dict(eps=-1.0), r"eps must be >= 0.0, got -1.0"),
+        (dict(factor=1.0), ValueError, r"factor must be a number > 0 and < 1, got 1.0"),
+        (dict(factor=1.5), ValueError, r"factor must be a number > 0 and < 1, got 1.5"),
+        (dict(factor=0.0), ValueError, r"factor must be a number > 0 and < 1, got 0.0"),
+        (dict(factor=-0.1), ValueError, r"factor must be a number > 0 and < 1, got -0.1"),
+        (dict(mode="minimum"), ValueError, r"mode must be 'min' or 'max', got 'minimum'"),
+        (dict(threshold_mode="relative"), ValueError,
+         r"threshold_mode must be 'rel' or 'abs', got 'relative'"),
+        (dict(patience=-1), ValueError, r"patience must be an int >= 0, got -1"),
+        (dict(patience=2.5), TypeError, r"patience must be an int >= 0, got 2.5"),
+        (dict(cooldown=-2), ValueError, r"cooldown must be an int >= 0, got -2"),
+        (dict(threshold=-1e-4), ValueError, r"threshold must be a number >= 0, got -0.0001"),
+        (dict(min_lr=[0.1]), ValueError,
+         r"min_lr has 1 entries, the optimizer has 2 parameter groups"),
+        (dict(min_lr=[0.1, 0.2, 0.3]), ValueError, r"min_lr has 3 entries, the optimizer has 2"),
+        (dict(min_lr=-0.5), ValueError, r"min_lr\[0\] must be a number >= 0, got -0.5"),
+        (dict(eps=-1.0), ValueError, r"eps must be a number >= 0, got -1.0"),
     ],
 )
-def test_plateau_rejects_nonsense_arguments_with_a_clear_message(kwargs, message):
-    with pytest.raises(ValueError, match=f"^ReduceLROnPlateau: {message}"):
+def test_plateau_rejects_nonsense_arguments_with_a_clear_message(kwargs, error, message):
+    with pytest.raises(error, match=f"^ReduceLROnPlateau: {message}"):
         lr_scheduler.ReduceLROnPlateau(minigrad_optimizer(), **kwargs)
 
 

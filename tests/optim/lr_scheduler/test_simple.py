@@ -73,31 +73,41 @@ def test_schedules_compose_with_an_outside_lr_change_as_torch_does():
 
 
 @pytest.mark.parametrize(
-    "make, message",
+    "make, error, message",
     [
-        (lambda o: lr_scheduler.StepLR(o, step_size=0), "step_size must be an integer >= 1"),
-        (lambda o: lr_scheduler.StepLR(o, step_size=2.5), "step_size must be an integer"),
-        (lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=-0.1), "gamma must be >= 0"),
-        (lambda o: lr_scheduler.MultiStepLR(o, [3, -1]),
-         r"milestones\[1\] must be an integer >= 0, got -1"),
-        (lambda o: lr_scheduler.MultiStepLR(o, [3, "5"]),
-         r"milestones\[1\] must be an integer >= 0, got '5'"),
-        (lambda o: lr_scheduler.MultiStepLR(o, 5),
+        (lambda o: lr_scheduler.StepLR(o, step_size=0), ValueError,
+         "step_size must be an int >= 1"),
+        (lambda o: lr_scheduler.StepLR(o, step_size=2.5), TypeError, "step_size must be an int"),
+        (lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=-0.1), ValueError,
+         "gamma must be a number >= 0"),
+        (lambda o: lr_scheduler.MultiStepLR(o, [3, -1]), ValueError,
+         r"milestones\[1\] must be an int >= 0, got -1"),
+        (lambda o: lr_scheduler.MultiStepLR(o, [3, "5"]), TypeError,
+         r"milestones\[1\] must be an int >= 0, got '5'"),
+        (lambda o: lr_scheduler.MultiStepLR(o, 5), ValueError,
          r"MultiStepLR: milestones must be a sequence of epoch indices \(integers >= 0\), got 5"),
-        (lambda o: lr_scheduler.MultiStepLR(o, "35"), "milestones must be a sequence"),
-        (lambda o: lr_scheduler.ExponentialLR(o, gamma=None), "gamma must be a number, got None"),
-        (lambda o: lr_scheduler.ConstantLR(o, factor=1.5), "factor must be >= 0.0 and <= 1.0"),
-        (lambda o: lr_scheduler.ConstantLR(o, factor=0), "factor must be > 0 and <= 1.0, got 0"),
-        (lambda o: lr_scheduler.ConstantLR(o, total_iters=0), "total_iters must be an integer"),
-        (lambda o: lr_scheduler.LinearLR(o, start_factor=0), "start_factor must be > 0"),
-        (lambda o: lr_scheduler.LinearLR(o, end_factor=1.5), "end_factor must be >= 0.0 and <="),
-        (lambda o: lr_scheduler.PolynomialLR(o, total_iters=0), "total_iters must be an integer"),
-        (lambda o: lr_scheduler.PolynomialLR(o, power=-1), "power must be >= 0.0, got -1"),
+        (lambda o: lr_scheduler.MultiStepLR(o, "35"), ValueError, "milestones must be a sequence"),
+        (lambda o: lr_scheduler.ExponentialLR(o, gamma=None), TypeError,
+         "gamma must be a number >= 0, got None"),
+        (lambda o: lr_scheduler.ConstantLR(o, factor=1.5), ValueError,
+         "factor must be a number > 0 and <= 1"),
+        (lambda o: lr_scheduler.ConstantLR(o, factor=0), ValueError,
+         "factor must be a number > 0 and <= 1, got 0"),
+        (lambda o: lr_scheduler.ConstantLR(o, total_iters=0), ValueError,
+         "total_iters must be an int"),
+        (lambda o: lr_scheduler.LinearLR(o, start_factor=0), ValueError,
+         "start_factor must be a number > 0"),
+        (lambda o: lr_scheduler.LinearLR(o, end_factor=1.5), ValueError,
+         "end_factor must be a number >= 0 and <="),
+        (lambda o: lr_scheduler.PolynomialLR(o, total_iters=0), ValueError,
+         "total_iters must be an int"),
+        (lambda o: lr_scheduler.PolynomialLR(o, power=-1), ValueError,
+         "power must be a number >= 0, got -1"),
     ],
 )
-def test_schedule_rejects_nonsense_arguments_and_leaves_the_optimizer_alone(make, message):
+def test_schedule_rejects_nonsense_arguments_and_leaves_the_optimizer_alone(make, error, message):
     optimizer = minigrad_optimizer()
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         make(optimizer)
     assert group_lrs(optimizer) == list(GROUP_LRS)
     assert all("initial_lr" not in group for group in optimizer.param_groups)

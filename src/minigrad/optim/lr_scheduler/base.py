@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.optim.checks import check_int, plain
+from minigrad.checks import check_int
 from minigrad.optim.optimizer import Optimizer
+from minigrad.optim.state_dict import plain
 
 # torch's text, word for word, so that a search for it finds torch's explanation.
 STEP_ORDER_WARNING = (
@@ -172,14 +173,15 @@ class LRScheduler:
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def _check_hyperparameters(self) -> None:
-        """Subclasses raise ``ValueError`` here for out-of-range constructor arguments."""
+        """Subclasses check their arguments here (``minigrad.checks``: ``ValueError`` out of
+        range, ``TypeError`` of the wrong type)."""
 
     def _validate(self) -> None:
-        """Raises ``ValueError`` if an attribute is out of range (used after loading too)."""
+        """Raises ``ValueError`` / ``TypeError`` for a bad attribute (used after loading too)."""
         self._check_hyperparameters()
         owner = type(self).__name__
         groups = len(self.optimizer.param_groups)
-        check_int(owner, "last_epoch", self.last_epoch, 0)
+        check_int(self.last_epoch, f"{owner}: last_epoch", minimum=0)
         for name in ("base_lrs", "_last_lr"):
             if name in self._running_state and len(getattr(self, name)) != groups:
                 raise ValueError(
@@ -200,8 +202,8 @@ class LRScheduler:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restores a state saved by ``state_dict``; does not touch the optimizer's lrs.
 
-        Raises ``ValueError`` naming missing or unexpected keys or a bad value; on error
-        nothing is changed.
+        Raises ``ValueError`` naming missing or unexpected keys or a bad value (``TypeError``
+        for a value of the wrong type); on error nothing is changed.
         """
         owner = type(self).__name__
         if not isinstance(state_dict, dict):

@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from minigrad.optim.checks import check_int
+from minigrad.checks import check_int
 from minigrad.optim.lr_scheduler.base import (
     LRScheduler,
     checked_optimizer,
@@ -177,12 +177,12 @@ class SequentialLR(_Composite):
     def _check_milestones(self) -> None:
         previous = 0
         for index, milestone in enumerate(self._milestones):
-            check_int("SequentialLR", f"milestones[{index}]", milestone, previous + 1)
+            check_int(milestone, f"SequentialLR: milestones[{index}]", minimum=previous + 1)
             previous = milestone
 
     def _validate(self) -> None:
         super()._validate()
-        check_int("SequentialLR", "last_epoch", self.last_epoch, 0)
+        check_int(self.last_epoch, "SequentialLR: last_epoch", minimum=0)
         if len(self._milestones) != len(self._schedulers) - 1:
             raise ValueError(f"SequentialLR: _milestones has {len(self._milestones)} entries "
                              f"for {len(self._schedulers)} schedulers")

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-import numbers
 
-from minigrad.optim.checks import check_int, check_number
+from minigrad.checks import check_int, check_number
 from minigrad.optim.lr_scheduler.base import LRScheduler
 from minigrad.optim.optimizer import Optimizer
 
@@ -33,8 +32,8 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def _check_hyperparameters(self) -> None:
-        check_int("CosineAnnealingLR", "T_max", self.T_max, 1)
-        check_number("CosineAnnealingLR", "eta_min", self.eta_min)
+        check_int(self.T_max, "CosineAnnealingLR: T_max", minimum=1)
+        check_number(self.eta_min, "CosineAnnealingLR: eta_min", minimum=0)
 
     def get_lr(self) -> list[float]:
         t, period, eta_min = self.last_epoch, self.T_max, self.eta_min
@@ -98,14 +97,14 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def _check_hyperparameters(self) -> None:
         owner = "CosineAnnealingWarmRestarts"
-        check_int(owner, "T_0", self.T_0, 1)
-        check_int(owner, "T_mult", self.T_mult, 1)
-        check_number(owner, "eta_min", self.eta_min)
+        check_int(self.T_0, f"{owner}: T_0", minimum=1)
+        check_int(self.T_mult, f"{owner}: T_mult", minimum=1)
+        check_number(self.eta_min, f"{owner}: eta_min", minimum=0)
 
     def _validate(self) -> None:
         super()._validate()
-        check_int("CosineAnnealingWarmRestarts", "T_i", self.T_i, 1)
-        check_number("CosineAnnealingWarmRestarts", "T_cur", self.T_cur)
+        check_int(self.T_i, "CosineAnnealingWarmRestarts: T_i", minimum=1)
+        check_number(self.T_cur, "CosineAnnealingWarmRestarts: T_cur", minimum=0)
 
     def get_lr(self) -> list[float]:
         eta_min = self.eta_min
@@ -130,10 +129,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     def _jump_to_epoch(self, epoch: float) -> None:
         """Sets ``T_i`` and ``T_cur`` for ``epoch`` by torch's closed form."""
-        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Real) or not epoch >= 0:
-            raise ValueError(
-                f"CosineAnnealingWarmRestarts: epoch must be a number >= 0, got {epoch!r}"
-            )
+        check_number(epoch, "CosineAnnealingWarmRestarts: epoch", minimum=0)
         if epoch < self.T_0:
             self.T_i, self.T_cur = self.T_0, epoch
         elif self.T_mult == 1:

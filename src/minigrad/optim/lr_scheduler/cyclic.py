@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from minigrad.optim.checks import check_bool, check_choice, check_number
+from minigrad.checks import check_bool, check_choice, check_number
 from minigrad.optim.lr_scheduler.base import (
     LRScheduler,
     checked_optimizer,
@@ -36,7 +36,7 @@ class MomentumCycle(LRScheduler):
     def _momentum_bounds(self, optimizer: Optimizer, base: Any, top: Any) -> tuple[list, list]:
         """Checks ``cycle_momentum`` and the bounds; returns them one per group."""
         owner = type(self).__name__
-        check_bool(owner, "cycle_momentum", self.cycle_momentum)
+        check_bool(self.cycle_momentum, f"{owner}: cycle_momentum")
         self.use_beta1 = "betas" in optimizer.defaults
         if self.cycle_momentum and not self.use_beta1 and "momentum" not in optimizer.defaults:
             raise ValueError(
@@ -48,13 +48,15 @@ class MomentumCycle(LRScheduler):
 
     def _check_momentums(self, bases: Sequence, tops: Sequence) -> None:
         owner = type(self).__name__
-        check_bool(owner, "cycle_momentum", self.cycle_momentum)
-        check_bool(owner, "use_beta1", self.use_beta1)
+        check_bool(self.cycle_momentum, f"{owner}: cycle_momentum")
+        check_bool(self.use_beta1, f"{owner}: use_beta1")
         for name, values in (("base_momentum", bases), ("max_momentum", tops)):
             for index, value in enumerate(values):
-                # beta1 must stay below 1, as Adam requires.
-                check_number(owner, f"{name}[{index}]", value, high=1.0,
-                             high_inclusive=not self.use_beta1)
+                check_number(value, f"{owner}: {name}[{index}]", minimum=0, **self._momentum_top())
+
+    def _momentum_top(self) -> dict[str, float]:
+        """The upper bound of a momentum: 1 at most; beta1 below 1, as Adam requires."""
+        return {"below": 1} if self.use_beta1 else {"maximum": 1}
 
     def _write_momentum_bounds(self, bases: Sequence, tops: Sequence) -> None:
         """Starts every group at its ``max_momentum`` and records both bounds in it."""
@@ -80,8 +82,8 @@ class MomentumCycle(LRScheduler):
         owner, name = type(self).__name__, "beta1" if self.use_beta1 else "momentum"
         for index, momentum in enumerate(momentums):
             # A custom scale_fn can push the momentum out of range; Adam needs beta1 < 1.
-            check_number(f"{owner} (parameter group {index}, step {self.last_epoch})", name,
-                         momentum, high=1.0, high_inclusive=not self.use_beta1)
+            check_number(momentum, f"{owner} (parameter group {index}, step {self.last_epoch}): "
+                         f"{name}", minimum=0, **self._momentum_top())
         lrs = super()._apply(lrs)
         for group, momentum in zip(self.optimizer.param_groups, momentums):
             self._set_momentum(group, momentum)
@@ -134,7 +136,7 @@ class CyclicLR(MomentumCycle):
         checked_optimizer(optimizer, owner)
         base_lrs = per_group(owner, "base_lr", base_lr, optimizer)
         for index, lr in enumerate(base_lrs):
-            check_number(owner, f"base_lr[{index}]", lr)
+            check_number(lr, f"{owner}: base_lr[{index}]", minimum=0)
         self.max_lrs = per_group(owner, "max_lr", max_lr, optimizer)
         self._set_cycle_size(step_size_up, step_size_down)
         if scale_fn is not None and not callable(scale_fn):
@@ -143,7 +145,7 @@ class CyclicLR(MomentumCycle):
         self._scale_fn_custom = scale_fn
         self.mode, self.gamma, self.scale_mode = mode, gamma, scale_mode
         if scale_fn is None:
-            check_choice(owner, "mode", mode, ("triangular", "triangular2", "exp_range"))
+            check_choice(mode, f"{owner}: mode", ("triangular", "triangular2", "exp_range"))
             self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
         self.cycle_momentum = cycle_momentum
         bounds = self._momentum_bounds(optimizer, base_momentum, max_momentum)
@@ -159,11 +161,9 @@ class CyclicLR(MomentumCycle):
         self.base_lrs = base_lrs
 
     def _set_cycle_size(self, up: Any, down: Any) -> None:
-        check_number("CyclicLR", "step_size_up", up)
-        if up == 0:
-            raise ValueError("CyclicLR: step_size_up must be > 0, got 0")
+        check_number(up, "CyclicLR: step_size_up", above=0)
         if down is not None:
-            check_number("CyclicLR", "step_size_down", down)
+            check_number(down, "CyclicLR: step_size_down", minimum=0)
         up = float(up)
         down = float(down) if down is not None else up
         self.total_size = up + down
@@ -172,13 +172,13 @@ class CyclicLR(MomentumCycle):
     def _check_hyperparameters(self) -> None:
         owner = "CyclicLR"
         for index, lr in enumerate(self.max_lrs):
-            check_number(owner, f"max_lr[{index}]", lr)
-        check_number(owner, "total_size", self.total_size)
-        check_number(owner, "step_ratio", self.step_ratio, high=1.0)
+            check_number(lr, f"{owner}: max_lr[{index}]", minimum=0)
+        check_number(self.total_size, f"{owner}: total_size", minimum=0)
+        check_number(self.step_ratio, f"{owner}: step_ratio", minimum=0, maximum=1)
         if self.total_size == 0 or self.step_ratio == 0:
             raise ValueError(f"{owner}: the rising half of the cycle must be > 0 steps")
-        check_number(owner, "gamma", self.gamma)
-        check_choice(owner, "scale_mode", self.scale_mode, ("cycle", "iterations"))
+        check_number(self.gamma, f"{owner}: gamma", minimum=0)
+        check_choice(self.scale_mode, f"{owner}: scale_mode", ("cycle", "iterations"))
         self._check_momentums(self.base_momentums, self.max_momentums)
 
     def scale_fn(self, x: float) -> float:

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from minigrad.optim.checks import check_bool, check_choice, check_int, check_number
+from minigrad.checks import check_bool, check_choice, check_int, check_number
 from minigrad.optim.lr_scheduler.base import checked_optimizer, per_group, restored_on_error
 from minigrad.optim.lr_scheduler.cyclic import MomentumCycle
 from minigrad.optim.optimizer import Optimizer
@@ -70,11 +70,9 @@ class OneCycleLR(MomentumCycle):
         self.three_phase, self.cycle_momentum = three_phase, cycle_momentum
         max_lrs = per_group(owner, "max_lr", max_lr, optimizer)
         for index, lr in enumerate(max_lrs):
-            check_number(owner, f"max_lr[{index}]", lr)
+            check_number(lr, f"{owner}: max_lr[{index}]", minimum=0)
         for name, value in (("div_factor", div_factor), ("final_div_factor", final_div_factor)):
-            check_number(owner, name, value)
-            if value == 0:
-                raise ValueError(f"{owner}: {name} must be > 0, got {value!r}")
+            check_number(value, f"{owner}: {name}", above=0)
         bases, tops = self._momentum_bounds(optimizer, base_momentum, max_momentum)
         self._check_momentums(bases, tops)
         self._check_hyperparameters()
@@ -89,12 +87,12 @@ class OneCycleLR(MomentumCycle):
 
     def _check_hyperparameters(self) -> None:
         owner = "OneCycleLR"
-        check_int(owner, "total_steps", self.total_steps, 1)
-        check_number(owner, "pct_start", self.pct_start, high=1.0)
-        check_choice(owner, "anneal_strategy", self.anneal_strategy, ("cos", "linear"))
-        check_bool(owner, "three_phase", self.three_phase)
-        check_bool(owner, "cycle_momentum", self.cycle_momentum)
-        check_bool(owner, "use_beta1", self.use_beta1)
+        check_int(self.total_steps, f"{owner}: total_steps", minimum=1)
+        check_number(self.pct_start, f"{owner}: pct_start", minimum=0, maximum=1)
+        check_choice(self.anneal_strategy, f"{owner}: anneal_strategy", ("cos", "linear"))
+        check_bool(self.three_phase, f"{owner}: three_phase")
+        check_bool(self.cycle_momentum, f"{owner}: cycle_momentum")
+        check_bool(self.use_beta1, f"{owner}: use_beta1")
 
     def _validate(self) -> None:
         super()._validate()
@@ -154,10 +152,10 @@ class OneCycleLR(MomentumCycle):
 def _total_steps(total_steps: Any, epochs: Any, steps_per_epoch: Any) -> int:
     """``total_steps``, else ``epochs * steps_per_epoch``, checked as torch does."""
     if total_steps is not None:
-        check_int("OneCycleLR", "total_steps", total_steps, 1)
+        check_int(total_steps, "OneCycleLR: total_steps", minimum=1)
         return total_steps
     if epochs is None or steps_per_epoch is None:
         raise ValueError("OneCycleLR: give total_steps, or both epochs and steps_per_epoch")
-    check_int("OneCycleLR", "epochs", epochs, 1)
-    check_int("OneCycleLR", "steps_per_epoch", steps_per_epoch, 1)
+    check_int(epochs, "OneCycleLR: epochs", minimum=1)
+    check_int(steps_per_epoch, "OneCycleLR: steps_per_epoch", minimum=1)
     return epochs * steps_per_epoch

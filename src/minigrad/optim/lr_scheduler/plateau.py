@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from minigrad.optim.checks import check_int, check_number
+from minigrad.checks import check_choice, check_int, check_number
 from minigrad.optim.lr_scheduler.base import LRScheduler, checked_optimizer
 from minigrad.optim.optimizer import Optimizer
 
@@ -87,21 +87,15 @@ class ReduceLROnPlateau(LRScheduler):
 
     def _check_hyperparameters(self) -> None:
         owner = "ReduceLROnPlateau"
-        if self.mode not in ("min", "max"):
-            raise ValueError(f"{owner}: mode must be 'min' or 'max', got {self.mode!r}")
-        if self.threshold_mode not in ("rel", "abs"):
-            raise ValueError(
-                f"{owner}: threshold_mode must be 'rel' or 'abs', got {self.threshold_mode!r}"
-            )
-        check_number(owner, "factor", self.factor, high=1.0, high_inclusive=False)
-        if self.factor == 0:
-            raise ValueError(f"{owner}: factor must be > 0 and < 1.0, got {self.factor!r}")
-        check_int(owner, "patience", self.patience, 0)
-        check_int(owner, "cooldown", self.cooldown, 0)
-        check_number(owner, "threshold", self.threshold)
-        check_number(owner, "eps", self.eps)
+        check_choice(self.mode, f"{owner}: mode", ("min", "max"))
+        check_choice(self.threshold_mode, f"{owner}: threshold_mode", ("rel", "abs"))
+        check_number(self.factor, f"{owner}: factor", above=0, below=1)
+        check_int(self.patience, f"{owner}: patience", minimum=0)
+        check_int(self.cooldown, f"{owner}: cooldown", minimum=0)
+        check_number(self.threshold, f"{owner}: threshold", minimum=0)
+        check_number(self.eps, f"{owner}: eps", minimum=0)
         for index, min_lr in enumerate(self.min_lrs):
-            check_number(owner, f"min_lr[{index}]", min_lr)
+            check_number(min_lr, f"{owner}: min_lr[{index}]", minimum=0)
 
     @property
     def in_cooldown(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable
 
-from minigrad.optim.checks import check_int, check_number
+from minigrad.checks import check_int, check_number
 from minigrad.optim.lr_scheduler.base import LRScheduler
 from minigrad.optim.optimizer import Optimizer
 
@@ -36,8 +36,8 @@ class StepLR(LRScheduler):
         super().__init__(optimizer)
 
     def _check_hyperparameters(self) -> None:
-        check_int("StepLR", "step_size", self.step_size, 1)
-        check_number("StepLR", "gamma", self.gamma)
+        check_int(self.step_size, "StepLR: step_size", minimum=1)
+        check_number(self.gamma, "StepLR: gamma", minimum=0)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
@@ -77,8 +77,8 @@ class MultiStepLR(LRScheduler):
 
     def _check_hyperparameters(self) -> None:
         for index, milestone in enumerate(self.milestones):
-            check_int("MultiStepLR", f"milestones[{index}]", milestone, 0)
-        check_number("MultiStepLR", "gamma", self.gamma)
+            check_int(milestone, f"MultiStepLR: milestones[{index}]", minimum=0)
+        check_number(self.gamma, "MultiStepLR: gamma", minimum=0)
 
     def get_lr(self) -> list[float]:
         times = self.milestones.count(self.last_epoch)
@@ -107,7 +107,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer)
 
     def _check_hyperparameters(self) -> None:
-        check_number("ExponentialLR", "gamma", self.gamma)
+        check_number(self.gamma, "ExponentialLR: gamma", minimum=0)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
@@ -138,10 +138,9 @@ class ConstantLR(LRScheduler):
         super().__init__(optimizer)
 
     def _check_hyperparameters(self) -> None:
-        check_number("ConstantLR", "factor", self.factor, high=1.0)
-        if self.factor == 0:  # the lr is divided by the factor at total_iters
-            raise ValueError("ConstantLR: factor must be > 0 and <= 1.0, got 0")
-        check_int("ConstantLR", "total_iters", self.total_iters, 1)
+        # Above 0: the lr is divided by the factor at total_iters.
+        check_number(self.factor, "ConstantLR: factor", above=0, maximum=1)
+        check_int(self.total_iters, "ConstantLR: total_iters", minimum=1)
 
     def get_lr(self) -> list[float]:
         if self.last_epoch == 0:
@@ -179,11 +178,9 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer)
 
     def _check_hyperparameters(self) -> None:
-        check_number("LinearLR", "start_factor", self.start_factor, high=1.0)
-        if self.start_factor == 0:
-            raise ValueError("LinearLR: start_factor must be > 0 and <= 1.0, got 0")
-        check_number("LinearLR", "end_factor", self.end_factor, high=1.0)
-        check_int("LinearLR", "total_iters", self.total_iters, 1)
+        check_number(self.start_factor, "LinearLR: start_factor", above=0, maximum=1)
+        check_number(self.end_factor, "LinearLR: end_factor", minimum=0, maximum=1)
+        check_int(self.total_iters, "LinearLR: total_iters", minimum=1)
 
     def get_lr(self) -> list[float]:
         t, start, end = self.last_epoch, self.start_factor, self.end_factor
@@ -218,8 +215,8 @@ class PolynomialLR(LRScheduler):
         super().__init__(optimizer)
 
     def _check_hyperparameters(self) -> None:
-        check_int("PolynomialLR", "total_iters", self.total_iters, 1)
-        check_number("PolynomialLR", "power", self.power)
+        check_int(self.total_iters, "PolynomialLR: total_iters", minimum=1)
+        check_number(self.power, "PolynomialLR: power", minimum=0)
 
     def get_lr(self) -> list[float]:
         t, total = self.last_epoch, self.total_iters
