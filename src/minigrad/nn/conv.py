@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad import parallel
 from minigrad.checks import check_bool, check_choice, check_int
 from minigrad.kernels import conv_direct
 from minigrad.nn import conv_gemm as gemm
@@ -124,8 +125,9 @@ class Conv2d(Module):
         n, channels = xp.shape[:2]
         if self.stride == (1, 1):
             y = np.empty((n, self.out_channels, oh, ow), dtype=x.dtype)
-            conv_direct.forward_wide(xp.reshape(n, channels, -1), self.weight.data,
-                                     self._bias_or_zeros(x.dtype), y)
+            planes, bias = xp.reshape(n, channels, -1), self._bias_or_zeros(x.dtype)
+            parallel.split(lambda a, b: conv_direct.forward_wide(
+                planes[a:b], self.weight.data, bias, y[a:b]), n)
         else:
             y = self._output_with_bias(n, oh, ow, x.dtype)
             conv_direct.forward(xp, self.weight.data, *self.stride, y)
@@ -237,9 +239,19 @@ class Conv2d(Module):
     def _backward_direct_wide(self, dy, shape, xp):
         dxp = np.empty_like(xp)  # the kernel writes every element
         n, channels = xp.shape[:2]
-        dbias = np.zeros(self.out_channels, dy.dtype) if self.bias is None else self.bias.grad
-        conv_direct.backward_wide(xp.reshape(n, channels, -1), self.weight.data, dy,
-                                  self.weight.grad, dbias, dxp.reshape(n, channels, -1))
+        planes, dplanes = xp.reshape(n, channels, -1), dxp.reshape(n, channels, -1)
+
+        def samples(a, b):  # their input gradient, and their share of dweight and dbias
+            dweight = np.zeros_like(self.weight.grad)
+            dbias = np.zeros(self.out_channels, dy.dtype)
+            conv_direct.backward_wide(planes[a:b], self.weight.data, dy[a:b], dweight, dbias,
+                                      dplanes[a:b])
+            return dweight, dbias
+
+        for dweight, dbias in parallel.split(samples, n):
+            self.weight.grad += dweight
+            if self.bias is not None:
+                self.bias.grad += dbias
         return self._unpadded(dxp, shape)
 
     def _backward_direct(self, dy, shape, xp):
