@@ -8,9 +8,14 @@ layer on a (128, 128, 28, 28) batch with the Winograd planes laid exactly a mult
 Last, the rate of Winograd's 36 GEMMs, (tiles, 128) @ (128, 128), at 784 to 3,136 tiles
 (``--gemm-only`` prints just that).
 
+``--narrow`` times instead the narrow 3x3 layers that decide ``Conv2d``'s direct bound
+(``DIRECT_MAX_CHANNEL_PRODUCT``): the VGG's first convolution, ResNet-20's stem and
+stages, through im2col, Winograd (where both channel counts are >= 16) and direct.
+
 Usage::
 
     python benchmarks/bench_conv_algorithms.py [--rounds 3] [--batch 32] [--gemm-only]
+    python benchmarks/bench_conv_algorithms.py --narrow [--rounds 5]
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ from minigrad.nn import conv_winograd
 # (in_channels, out_channels, side) of the VGG baseline's 3x3 convolutions after the first
 VGG_LAYERS = [(64, 128, 28), (128, 128, 28), (128, 256, 14), (256, 256, 14), (256, 512, 7),
               (512, 512, 7)]
+# (in_channels, out_channels, side, batch): the VGG's first layers (batch 32) and
+# ResNet-20's stem and stages (batch 128)
+NARROW_LAYERS = [(1, 64, 28, 32), (3, 64, 32, 32), (3, 16, 32, 128), (16, 16, 32, 128),
+                 (16, 32, 32, 128), (32, 32, 16, 128), (64, 64, 8, 128)]
 
 
 def forward_backward(conv: nn.Conv2d, x: np.ndarray, dy: np.ndarray):
@@ -64,13 +73,14 @@ def milliseconds(function, repeats: int = 2) -> float:
     return 1e3 * min(times)
 
 
-def compare(rounds: int, batch: int, c_in: int, c_out: int, side: int) -> dict:
+def compare(rounds: int, batch: int, c_in: int, c_out: int, side: int,
+            algorithms=("im2col", "winograd")) -> dict:
     g = np.random.default_rng(0)
     x = g.standard_normal((batch, c_in, side, side)).astype(np.float32)
     dy = g.standard_normal((batch, c_out, side, side)).astype(np.float32)
     runs = {name: forward_backward(nn.Conv2d(c_in, c_out, 3, padding=1, generator=g,
                                              algorithm=name), x, dy)
-            for name in ("im2col", "winograd")}
+            for name in algorithms}
     runs["torch"] = torch_forward_backward(c_in, c_out, x, dy)
     times = {name: [] for name in runs}
     for _ in range(rounds):
@@ -110,12 +120,29 @@ def gemm_rates(tile_counts=(784, 1568, 3136), repeats: int = 7) -> dict:
     return rates
 
 
+def narrow(rounds: int) -> None:
+    print("| layer | batch | im2col ms | winograd ms | direct ms | torch ms | auto picks |")
+    print("|---|---|---|---|---|---|---|")
+    for c_in, c_out, side, batch in NARROW_LAYERS:
+        algorithms = ("im2col", "winograd", "direct") if min(c_in, c_out) >= 16 else \
+            ("im2col", "direct")
+        t = compare(rounds, batch, c_in, c_out, side, algorithms)
+        auto = nn.Conv2d(c_in, c_out, 3, padding=1).chosen_algorithm()
+        print(f"| {c_in}->{c_out} at {side}x{side} | {batch} | {t['im2col']:.1f} | "
+              f"{t.get('winograd', float('nan')):.1f} | {t['direct']:.1f} | "
+              f"{t['torch']:.1f} | {auto} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--gemm-only", action="store_true")
+    parser.add_argument("--narrow", action="store_true")
     args = parser.parse_args()
+    if args.narrow:
+        narrow(args.rounds)
+        return
     rates = ", ".join(f"{tiles} tiles {rate:.0f}" for tiles, rate in gemm_rates().items())
     if args.gemm_only:
         print(f"Winograd GEMMs, GFLOP/s: {rates}")

@@ -44,7 +44,7 @@ class Conv2d(Module):
     (see ``_chunk_size`` for how chunks are sized).
     """
 
-    DIRECT_MAX_CHANNEL_PRODUCT = 16
+    DIRECT_MAX_CHANNEL_PRODUCT = 256
     WINOGRAD_MIN_CHANNELS = 16
     scratch_bytes = 64 * 2**20
     chunk_bytes = 8 * 2**20
