@@ -41,7 +41,18 @@ def _register_vgg() -> None:
             lambda c=channels: torch_vgg(c))
 
 
+def _register_resnets() -> None:
+    from minigrad.models import resnet18, resnet20
+    from minigrad_bench.models import torch_resnet18_small, torch_resnet20
+
+    NETWORKS["ResNet-18 (small input) 3x32x32"] = (
+        3, 32, lambda g: resnet18(10, small_input=True, generator=g), torch_resnet18_small)
+    NETWORKS["ResNet-20 3x32x32"] = (3, 32, lambda g: resnet20(10, generator=g),
+                                     torch_resnet20)
+
+
 _register_vgg()
+_register_resnets()
 
 
 def _pair(network: str, batch: int, side: int | None = None, seed: int = 0):
