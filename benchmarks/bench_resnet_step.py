@@ -28,42 +28,7 @@ import minigrad
 import minigrad.threads
 from minigrad import nn, optim
 from minigrad.models import resnet20
-
-
-def torch_resnet20(num_classes: int = 10):
-    """torch's ResNet-20 from torchvision's BasicBlock, with minigrad's module names."""
-    import torch
-    from torchvision.models.resnet import BasicBlock
-
-    class Shortcut(torch.nn.Module):  # option A: subsample, zero channels on both sides
-        def __init__(self, pad):
-            super().__init__()
-            self.pad = pad
-
-        def forward(self, x):
-            return torch.nn.functional.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
-
-    def stage(inplanes, planes, stride):
-        shortcut = Shortcut((planes - inplanes) // 2) if stride != 1 else None
-        return torch.nn.Sequential(BasicBlock(inplanes, planes, stride, shortcut),
-                                   BasicBlock(planes, planes), BasicBlock(planes, planes))
-
-    class ResNet20(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = torch.nn.Conv2d(3, 16, 3, padding=1, bias=False)
-            self.bn1 = torch.nn.BatchNorm2d(16)
-            self.relu = torch.nn.ReLU(inplace=True)
-            self.layer1, self.layer2, self.layer3 = stage(16, 16, 1), stage(16, 32, 2), \
-                stage(32, 64, 2)
-            self.avgpool = torch.nn.AdaptiveAvgPool2d((1, 1))
-            self.fc = torch.nn.Linear(64, num_classes)
-
-        def forward(self, x):
-            x = self.layer3(self.layer2(self.layer1(self.relu(self.bn1(self.conv1(x))))))
-            return self.fc(self.avgpool(x).flatten(1))
-
-    return ResNet20()
+from minigrad_bench.models import torch_resnet20
 
 
 def steps(batch: int, seed: int = 0):

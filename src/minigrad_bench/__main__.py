@@ -2,7 +2,7 @@
 
     minigrad-bench compare --dataset mnist --profile quick      # numpy net, torch twin, torch VGG
     minigrad-bench torch --dataset mnist --recipe improved       # one torch VGG baseline
-    minigrad-bench speed [--quick] [--processes 3]               # throughput, minigrad / torch
+    minigrad-bench speed [--quick] [--processes 3] [--isa native|avx2]  # minigrad / torch speed
     minigrad-bench gpu-speed [--device cuda] [--json PATH]       # the torch VGG step, images/s
 
 Bad input (unknown data set, profile, device or recipe; CUDA asked for without a GPU; data
@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument("--processes", type=_positive_int, default=None,
                        help="fresh processes to measure in; the table shows medians and "
                             "ranges (default 3, or 1 with --quick)")
+    speed.add_argument("--isa", default="native", choices=("native", "avx2"),
+                       help="native: the CPU's own vector ISA on both sides (the BLAS pins "
+                            "OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE lifted); avx2: both sides "
+                            "restricted to AVX2 (see docs/benchmarks.md)")
     gpu = commands.add_parser("gpu-speed", help="images/s of the torch VGG training step as "
                                                "the baseline trains it (bf16 autocast and "
                                                "channels_last on CUDA; on a CPU, CPU figures)")
@@ -164,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
             from minigrad_bench.speed import suite
 
             processes = args.processes or (1 if args.quick else 3)
-            return suite.main(quick=args.quick, json_path=args.json, processes=processes) or 0
+            return suite.main(quick=args.quick, json_path=args.json, processes=processes,
+                              isa=args.isa) or 0
         if args.command == "gpu-speed":
             return _gpu_speed(args)
         return _train(args)

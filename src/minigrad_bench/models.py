@@ -12,7 +12,8 @@ from minigrad.models.seed import seed_net
 from minigrad.models.vgg import VGG_WIDTHS
 from minigrad.models.vgg import vgg_baseline as vgg
 
-__all__ = ["VGG_WIDTHS", "seed_net", "torch_seed_net", "torch_vgg", "vgg"]
+__all__ = ["VGG_WIDTHS", "seed_net", "torch_resnet18_small", "torch_resnet20", "torch_seed_net",
+           "torch_vgg", "vgg"]
 
 
 def torch_seed_net(dropout: float = 0.3):
@@ -50,4 +51,54 @@ def torch_vgg(in_channels: int = 1, num_classes: int = 10, widths=VGG_WIDTHS):
         elif isinstance(module, tnn.Linear):
             tnn.init.normal_(module.weight, 0.0, 0.01)
             tnn.init.zeros_(module.bias)
+    return model
+
+
+def torch_resnet20(num_classes: int = 10, in_channels: int = 3):
+    """The torch twin of ``minigrad.models.resnet20``: torchvision's BasicBlock, the
+    parameter-free shortcut (option A: subsample, zero channels on both sides), minigrad's
+    module names."""
+    import torch
+    from torchvision.models.resnet import BasicBlock
+
+    class Shortcut(torch.nn.Module):
+        def __init__(self, pad):
+            super().__init__()
+            self.pad = pad
+
+        def forward(self, x):
+            return torch.nn.functional.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad))
+
+    def stage(inplanes, planes, stride):
+        shortcut = Shortcut((planes - inplanes) // 2) if stride != 1 else None
+        return torch.nn.Sequential(BasicBlock(inplanes, planes, stride, shortcut),
+                                   BasicBlock(planes, planes), BasicBlock(planes, planes))
+
+    class ResNet20(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
+            self.bn1 = torch.nn.BatchNorm2d(16)
+            self.relu = torch.nn.ReLU(inplace=True)
+            self.layer1, self.layer2, self.layer3 = stage(16, 16, 1), stage(16, 32, 2), \
+                stage(32, 64, 2)
+            self.avgpool = torch.nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = torch.nn.Linear(64, num_classes)
+
+        def forward(self, x):
+            x = self.layer3(self.layer2(self.layer1(self.relu(self.bn1(self.conv1(x))))))
+            return self.fc(self.avgpool(x).flatten(1))
+
+    return ResNet20()
+
+
+def torch_resnet18_small(num_classes: int = 10):
+    """torchvision's resnet18 with the 32x32 stem of ``resnet18(small_input=True)``: a 3x3
+    stride-1 first convolution and no max-pool (same keys)."""
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet18(num_classes=num_classes)
+    model.conv1 = torch.nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
+    model.maxpool = torch.nn.Identity()
     return model

@@ -12,7 +12,7 @@ from numba import njit
 from minigrad.kernels.fastmath import REASSOCIATE
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def forward(xp, weight, sh, sw, out):
     """``out[n, o] += sum_c,i,j weight[o, c, i, j] * xp[n, c, oy*sh + i, ox*sw + j]``.
 
@@ -35,7 +35,7 @@ def forward(xp, weight, sh, sw, out):
                                 dst[ox] += w * src[ox * sw + j]
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def backward(xp, weight, dy, sh, sw, dweight, dxp):
     """Adds dL/dweight into ``dweight`` and dL/dxp into ``dxp`` (the padded input)."""
     n_samples, out_channels, oh, ow = dy.shape
@@ -69,7 +69,7 @@ def backward(xp, weight, dy, sh, sw, dweight, dxp):
 # pairs the last channel with a zero-weight dummy.
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _tap_shifts(kh, kw, width):
     """The flat shift i * width + j of each tap (i, j), row-major."""
     shifts = np.empty(kh * kw, np.int64)
@@ -79,7 +79,7 @@ def _tap_shifts(kh, kw, width):
     return shifts
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _paired_weights(weight):
     """(2 * ceil(O / 2), C, kh * kw) copy of ``weight`` padded with a zero channel if O is odd."""
     out_channels, channels, kh, kw = weight.shape
@@ -170,7 +170,7 @@ def _dot1(g0, g1, src, shifts, t, length, zero, dw0, dw1):
     dw1[t] += b0
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def forward_wide(xp, weight, bias, out):
     """``out`` (N, O, OH, OW) = ``bias`` + the stride-1 correlation of ``xp`` (N, C, H*W).
 
@@ -209,7 +209,7 @@ def forward_wide(xp, weight, bias, out):
                     dst[ox] = src[ox]
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def backward_wide(xp, weight, dy, dweight, dbias, dxp):
     """Adds dL/dweight and dL/dbias; writes dL/dxp (N, C, H*W). Stride 1, from ``dy``.
 

@@ -73,3 +73,75 @@ def input_gradient(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
             g, h, d = dy[n, c], x_hat[n, c], dx[n, c]
             for k in range(length):
                 d[k] = s * (g[k] - m - h[k] * mh)
+
+
+# Channels-last data, (M, C) rows with M = N*H*W: per-channel sums accumulate into a
+# vector of C partial sums, one SIMD add per row, instead of one channel at a time. The
+# callers split the rows over threads (``nn.batch_norm_rows``), so the sums add into the
+# float64 arrays they are given.
+
+
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+def row_sums(x, total):
+    """``total[c] += sum_m x[m, c]`` for ``x`` (M, C)."""
+    rows, channels = x.shape
+    for m in range(rows):
+        row = x[m]
+        for c in range(channels):
+            total[c] += row[c]
+
+
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+def row_squared_deviations(x, mean, total):
+    """``total[c] += sum_m (x[m, c] - mean[c])^2``: the second pass of the variance, which
+    stays accurate when the mean is large."""
+    rows, channels = x.shape
+    for m in range(rows):
+        row = x[m]
+        for c in range(channels):
+            d = row[c] - mean[c]
+            total[c] += d * d
+
+
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+def normalize_rows(x, mean, inv_std, weight, bias, x_hat, y):
+    """``normalize`` for (M, C) rows."""
+    rows, channels = x.shape
+    for m in range(rows):
+        row, h_row, y_row = x[m], x_hat[m], y[m]
+        for c in range(channels):
+            h = (row[c] - mean[c]) * inv_std[c]
+            h_row[c] = h
+            y_row[c] = h * weight[c] + bias[c]
+
+
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+def gradient_sums_rows(dy, x_hat, sum_dy, sum_dy_x_hat):
+    """``gradient_sums`` for (M, C) rows, added into ``sum_dy`` and ``sum_dy_x_hat``."""
+    rows, channels = dy.shape
+    for m in range(rows):
+        g, h = dy[m], x_hat[m]
+        for c in range(channels):
+            sum_dy[c] += g[c]
+            sum_dy_x_hat[c] += g[c] * h[c]
+
+
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+def input_gradient_rows(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
+    """``input_gradient`` for (M, C) rows."""
+    rows, channels = dy.shape
+    for m in range(rows):
+        g, h, d = dy[m], x_hat[m], dx[m]
+        for c in range(channels):
+            d[c] = scale[c] * (g[c] - mean_dy[c] - h[c] * mean_dy_x_hat[c])
+
+
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+def shift_scale_rows(x, mean, scale, bias, y):
+    """``y = (x - mean) * scale + bias`` per channel of (M, C) rows: the output alone, when
+    no backward needs the normalised input."""
+    rows, channels = x.shape
+    for m in range(rows):
+        row, y_row = x[m], y[m]
+        for c in range(channels):
+            y_row[c] = (row[c] - mean[c]) * scale[c] + bias[c]

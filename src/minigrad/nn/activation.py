@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad import parallel
 from minigrad.checks import check_bool, check_choice, check_int, check_number
 from minigrad.kernels import activation as kernels
+from minigrad.kernels import relu
+from minigrad.nn.layout import is_channels_last
 from minigrad.nn.module import Module, is_grad_enabled
 from minigrad.nn.validation import check_float_input, check_grad_shape, normalized_dim
 
@@ -32,6 +35,10 @@ class _Elementwise(Module):
         return self._backward(dy, *saved)
 
 
+def _element_strides(a: np.ndarray) -> tuple[int, ...]:
+    return tuple(stride // a.itemsize for stride in a.strides)
+
+
 class ReLU(_Elementwise):
     """max(x, 0). ``inplace`` is accepted as in torch (and shown in the repr, as
     torchvision's ResNets print ``ReLU(inplace=True)``), but the output is always a new
@@ -43,14 +50,39 @@ class ReLU(_Elementwise):
         super().__init__()
         self.inplace = check_bool(inplace, "ReLU: inplace")
 
+    # Arrays from this size on go through one-pass kernels split over the threads; the
+    # two numpy passes are faster below it (no dispatch)
+    SPLIT_SIZE = 1 << 16
+
     def forward(self, x):
-        y = np.maximum(self._check(x), 0)
-        if is_grad_enabled():
-            self.save_for_backward(x > 0)
+        self._check(x)
+        if x.size < self.SPLIT_SIZE or not (x.flags.c_contiguous or is_channels_last(x)):
+            y = np.maximum(x, 0)
+            if is_grad_enabled():
+                self.save_for_backward(x > 0)
+            return y
+        # empty_like keeps x's memory order (a channels-last x stays channels-last), so the
+        # arrays flattened in memory order pair up element for element
+        y = np.empty_like(x)
+        flat_x, flat_y = x.ravel(order="K"), y.ravel(order="K")
+        if not is_grad_enabled():  # no backward: no mask
+            parallel.split(lambda a, b: relu.forward_only(flat_x[a:b], flat_y[a:b]), x.size)
+            return y
+        positive = np.empty_like(x, dtype=np.bool_)
+        flat_p = positive.ravel(order="K")
+        parallel.split(lambda a, b: relu.forward(flat_x[a:b], flat_y[a:b], flat_p[a:b]),
+                       x.size)
+        self.save_for_backward(positive)
         return y
 
     def _backward(self, dy, positive):
-        return dy * positive
+        if dy.size < self.SPLIT_SIZE or _element_strides(dy) != _element_strides(positive):
+            return dy * positive
+        dx = np.empty_like(dy)
+        flat_dy, flat_p, flat_dx = (a.ravel(order="K") for a in (dy, positive, dx))
+        parallel.split(lambda a, b: relu.backward(flat_dy[a:b], flat_p[a:b], flat_dx[a:b]),
+                       dy.size)
+        return dx
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""

@@ -1,16 +1,17 @@
-"""Conv2d with three algorithms: im2col + GEMM (general), Winograd F(2x2, 3x3) (3x3 kernels,
+"""Conv2d with three algorithms: im2col + GEMM (general), Winograd F(4x4, 3x3) (3x3 kernels,
 stride 1) and a direct numba kernel (few channels)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from minigrad import parallel
 from minigrad.checks import check_bool, check_choice, check_int
 from minigrad.kernels import conv_direct
-from minigrad.kernels import im2col as kernels
+from minigrad.nn import conv_gemm as gemm
 from minigrad.nn import conv_winograd as winograd
-from minigrad.nn import init
-from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
+from minigrad.nn import init, layout
+from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype, is_grad_enabled
 from minigrad.nn.validation import (
     check_dtype_matches,
     check_float_input,
@@ -29,21 +30,22 @@ class Conv2d(Module):
     weight (C_out, C_in, kh, kw), bias (C_out,).
 
     ``algorithm``: "im2col" unfolds input windows into a column matrix and does one GEMM per
-    chunk of samples; "winograd" (3x3 kernels, stride 1, padding <= 2) does 2.25x fewer
-    multiplications through 4x4-tile transforms (see ``conv_winograd``); "direct" loops over
-    the kernel in numba, which wins when ``in_channels * out_channels`` is small (the column
-    matrix is then mostly memory traffic). "auto" picks direct when that product is at most
-    ``DIRECT_MAX_CHANNEL_PRODUCT``, else Winograd where it applies and both channel counts
-    are at least ``WINOGRAD_MIN_CHANNELS``, else im2col.
+    chunk of samples (``conv_gemm``); "winograd" (3x3 kernels, stride 1, padding <= 2) does
+    4x fewer multiplications through 6x6-tile transforms (``conv_winograd``); "direct"
+    loops over the kernel in numba, which wins when ``in_channels * out_channels`` is small
+    (the column matrix is then mostly memory traffic). "auto" picks direct when that
+    product is at most ``DIRECT_MAX_CHANNEL_PRODUCT``, else Winograd where it applies and
+    both channel counts are at least ``WINOGRAD_MIN_CHANNELS``, else im2col. The im2col and
+    Winograd paths return channels-last memory under the (N, C_out, OH, OW) shape
+    (``nn.layout``), as does their input gradient.
 
     ``scratch_bytes`` (class-wide, or per instance; default 64 MiB) bounds the scratch memory
     of the im2col and Winograd paths: the batch is processed in chunks whose buffers fit in it
     (see ``_chunk_size`` for how chunks are sized).
     """
 
-    DIRECT_MAX_CHANNEL_PRODUCT = 16
+    DIRECT_MAX_CHANNEL_PRODUCT = 256
     WINOGRAD_MIN_CHANNELS = 16
-    WINOGRAD_MIN_TILES = 1536
     scratch_bytes = 64 * 2**20
     chunk_bytes = 8 * 2**20
     MIN_GEMM_COLUMNS = 768
@@ -69,6 +71,7 @@ class Conv2d(Module):
                 f"got kernel_size={self.kernel_size}, stride={self.stride}, "
                 f"padding={self.padding}")
         self.algorithm = algorithm
+        self._eval_weights = winograd.EvalWeights()
         dt = as_float_dtype(dtype)
         self.weight = Parameter(
             np.empty((self.out_channels, self.in_channels) + self.kernel_size, dtype=dt))
@@ -122,8 +125,9 @@ class Conv2d(Module):
         n, channels = xp.shape[:2]
         if self.stride == (1, 1):
             y = np.empty((n, self.out_channels, oh, ow), dtype=x.dtype)
-            conv_direct.forward_wide(xp.reshape(n, channels, -1), self.weight.data,
-                                     self._bias_or_zeros(x.dtype), y)
+            planes, bias = xp.reshape(n, channels, -1), self._bias_or_zeros(x.dtype)
+            parallel.split(lambda a, b: conv_direct.forward_wide(
+                planes[a:b], self.weight.data, bias, y[a:b]), n)
         else:
             y = self._output_with_bias(n, oh, ow, x.dtype)
             conv_direct.forward(xp, self.weight.data, *self.stride, y)
@@ -157,69 +161,72 @@ class Conv2d(Module):
         return min(limit, max(1, cache_sized, wide_enough))
 
     def _im2col_chunk_size(self, x, oh, ow) -> int:
-        # Backward holds, per sample, the columns, their gradient and the output gradient
-        # re-laid as (C_out, L): the largest scratch of either pass.
-        rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1]
-        per_sample = (2 * rows + self.out_channels) * oh * ow * x.itemsize
+        per_sample = gemm.bytes_per_sample(self.in_channels, self.kernel_size, (oh, ow),
+                                           x.itemsize)
         return self._chunk_size(x.shape[0], per_sample, oh * ow, self.MIN_GEMM_COLUMNS)
 
     def _winograd_chunk_size(self, shape, itemsize) -> int:
+        """Samples per chunk of the Winograd path: as many as fit in ``scratch_bytes`` beside
+        the transformed weights (at least one). Unlike im2col's, its buffers come from the
+        reused workspace, and fewer, longer GEMMs measured faster than cache-sized chunks
+        (docs/design.md, Bounded scratch memory)."""
         out_size = self.output_size(*shape[2:])
-        per_sample = winograd.bytes_per_sample(self.in_channels, self.out_channels, shape[2:],
-                                               out_size, itemsize)
-        # The 16 GEMMs are (C_out, C_in) @ (C_in, tiles) with a small C_in: OpenBLAS runs
-        # narrow ones at an erratic rate (docs/design.md, Bounded scratch memory)
-        tiles = int(np.prod(winograd.tile_count(*out_size)))
-        return self._chunk_size(shape[0], per_sample, tiles, self.WINOGRAD_MIN_TILES)
-
-    def _scratch(self, chunk, oh, ow, dtype, rows=None):
-        """One (rows, chunk * L) buffer, reused by every chunk of a pass: fresh pages for
-        each chunk would cost a page fault per 4 KiB written."""
-        rows = self.in_channels * self.kernel_size[0] * self.kernel_size[1] if rows is None \
-            else rows
-        return np.empty((rows, chunk * oh * ow), dtype=dtype)
-
-    def _columns(self, x_chunk, oh, ow, buffer):
-        cols = buffer[:, :x_chunk.shape[0] * oh * ow]
-        kernels.im2col(x_chunk, *self.kernel_size, *self.stride, *self.padding, oh, ow, cols)
-        return cols
+        budget = self.scratch_bytes - winograd.fixed_bytes(self.in_channels,
+                                                           self.out_channels, itemsize)
+        low, high = 1, shape[0]  # the largest chunk that fits: chunk_bytes grows with it
+        while low < high:
+            middle = (low + high + 1) // 2
+            fits = winograd.chunk_bytes(self.in_channels, self.out_channels, out_size, middle,
+                                        itemsize) <= budget
+            low, high = (middle, high) if fits else (low, middle - 1)
+        return low
 
     def _forward_im2col(self, x, oh, ow):
-        n, area = x.shape[0], oh * ow
+        x_last = layout.to_channels_last(x)
         chunk = self._im2col_chunk_size(x, oh, ow)
-        weight = self.weight.data.reshape(self.out_channels, -1)
-        y = np.empty((n, self.out_channels, area), dtype=x.dtype)
-        cols_buffer = self._scratch(chunk, oh, ow, x.dtype)
-        y_buffer = self._scratch(chunk, oh, ow, x.dtype, rows=self.out_channels)
-        for start in range(0, n, chunk):
-            x_chunk = x[start:start + chunk]
-            count = x_chunk.shape[0]
-            cols = self._columns(x_chunk, oh, ow, cols_buffer)
-            # (O, K) @ (K, n_c * L) -> (O, n_c, L) -> (n_c, O, L)
-            y_chunk = np.matmul(weight, cols, out=y_buffer[:, :count * area])
-            y[start:start + count] = y_chunk.reshape(self.out_channels, count, area).transpose(
-                1, 0, 2)
-        if self.bias is not None:
-            y += self.bias.data[:, None]
-        # In training, a single chunk's columns are kept for backward; several are
-        # recomputed there, which is what keeps scratch memory bounded. Inference keeps none.
-        keep = n <= chunk and self.training
-        self.save_for_backward("im2col", x.shape, x, cols_buffer if keep else None)
-        return y.reshape(n, self.out_channels, oh, ow)
+        y = gemm.forward(x_last, self.weight.data, None if self.bias is None else
+                         self.bias.data, self._geometry(), chunk, (oh, ow))
+        self.save_for_backward("im2col", x.shape, x_last, None)
+        return layout.from_channels_last(y)
+
+    def _geometry(self):
+        return self.kernel_size, self.stride, self.padding
 
     def _forward_winograd(self, x, oh, ow):
         chunk = self._winograd_chunk_size(x.shape, x.itemsize)
-        y, v = winograd.forward(x, winograd.weight_transform(self.weight.data),
-                                self._bias_or_zeros(x.dtype), self.padding, chunk, (oh, ow),
-                                keep=self.training)
-        self.save_for_backward("winograd", x.shape, x, v)
-        return y
+        x_last = layout.to_channels_last(x)
+        # In training, the transformed weights (and the transformed input, if the batch is
+        # one chunk) are kept for backward instead of being computed again there; in eval
+        # mode the transformed weights are reused while the weights stay the same
+        if self.training:
+            self._eval_weights.clear()
+        u = None if self.training else self._eval_weights.get(self.weight.data)
+        y, kept = winograd.forward(x_last, self.weight.data, self._bias_or_zeros(x.dtype),
+                                   self.padding, chunk, (oh, ow),
+                                   keep=self.training and is_grad_enabled(), u=u)
+        self.save_for_backward("winograd", x.shape, x_last, kept)
+        return layout.from_channels_last(y)
 
     # -- backward ---------------------------------------------------------------
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        saved = (algorithm, shape, x, cols) = self.pop_saved()
+        saved = (algorithm, shape, x, kept) = self.pop_saved()
         oh, ow = self.output_size(shape[2], shape[3])
         check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow), saved)
+        if algorithm == "winograd":  # sums the bias gradient itself
+            chunk = self._winograd_chunk_size(shape, x.itemsize)
+            dx = winograd.backward(x, layout.to_channels_last(dy), self.weight.data,
+                                   self.padding, chunk, self.weight.grad,
+                                   None if self.bias is None else self.bias.grad, kept)
+            return layout.from_channels_last(dx)
+        if algorithm == "im2col":
+            chunk = self._im2col_chunk_size(x, oh, ow)
+            dy_last = layout.to_channels_last(dy)
+            if self.bias is not None:
+                self.bias.grad += dy_last.reshape(-1, self.out_channels).sum(
+                    axis=0, dtype=np.float64).astype(dy.dtype)
+            return layout.from_channels_last(gemm.backward(x, dy_last, self.weight.data,
+                                                           self._geometry(), chunk,
+                                                           self.weight.grad))
         dy = np.ascontiguousarray(dy)
         if algorithm == "direct" and self.stride == (1, 1):
             return self._backward_direct_wide(dy, shape, x)  # sums the bias gradient itself
@@ -227,20 +234,24 @@ class Conv2d(Module):
             self.bias.grad += dy.sum(axis=(0, 2, 3))
         if algorithm == "empty":
             return np.zeros(shape, dtype=dy.dtype)
-        if algorithm == "direct":
-            return self._backward_direct(dy, shape, x)
-        if algorithm == "winograd":
-            chunk = self._winograd_chunk_size(shape, x.itemsize)
-            return winograd.backward(x, dy, self.weight.data, self.padding, chunk,
-                                     self.weight.grad, cols)
-        return self._backward_im2col(dy, x, cols, oh, ow)
+        return self._backward_direct(dy, shape, x)
 
     def _backward_direct_wide(self, dy, shape, xp):
         dxp = np.empty_like(xp)  # the kernel writes every element
         n, channels = xp.shape[:2]
-        dbias = np.zeros(self.out_channels, dy.dtype) if self.bias is None else self.bias.grad
-        conv_direct.backward_wide(xp.reshape(n, channels, -1), self.weight.data, dy,
-                                  self.weight.grad, dbias, dxp.reshape(n, channels, -1))
+        planes, dplanes = xp.reshape(n, channels, -1), dxp.reshape(n, channels, -1)
+
+        def samples(a, b):  # their input gradient, and their share of dweight and dbias
+            dweight = np.zeros_like(self.weight.grad)
+            dbias = np.zeros(self.out_channels, dy.dtype)
+            conv_direct.backward_wide(planes[a:b], self.weight.data, dy[a:b], dweight, dbias,
+                                      dplanes[a:b])
+            return dweight, dbias
+
+        for dweight, dbias in parallel.split(samples, n):
+            self.weight.grad += dweight
+            if self.bias is not None:
+                self.bias.grad += dbias
         return self._unpadded(dxp, shape)
 
     def _backward_direct(self, dy, shape, xp):
@@ -255,32 +266,6 @@ class Conv2d(Module):
         if not (ph or pw):
             return dxp
         return np.ascontiguousarray(dxp[:, :, ph:ph + shape[2], pw:pw + shape[3]])
-
-    def _backward_im2col(self, dy, x, cached_cols, oh, ow):
-        n, area = x.shape[0], oh * ow
-        chunk = self._im2col_chunk_size(x, oh, ow)
-        weight = self.weight.data.reshape(self.out_channels, -1)
-        dweight = self.weight.grad.reshape(self.out_channels, -1)
-        dx = np.zeros_like(x)
-        dy = dy.reshape(n, self.out_channels, area)
-        cols_buffer = None if cached_cols is not None else self._scratch(chunk, oh, ow, x.dtype)
-        dcols_buffer = self._scratch(chunk, oh, ow, x.dtype)
-        dy_buffer = self._scratch(chunk, oh, ow, x.dtype, rows=self.out_channels)
-        for start in range(0, n, chunk):
-            x_chunk = x[start:start + chunk]
-            count = x_chunk.shape[0]
-            # cached: the whole batch's columns (several chunks only if scratch_bytes shrank)
-            cols = self._columns(x_chunk, oh, ow, cols_buffer) if cached_cols is None else \
-                cached_cols[:, start * area:(start + count) * area]
-            # (n_c, O, L) -> (O, n_c * L), the layout of the column matrix
-            dy_chunk = dy_buffer[:, :count * area]
-            dy_chunk.reshape(self.out_channels, count, area)[...] = \
-                dy[start:start + count].transpose(1, 0, 2)
-            dweight += dy_chunk @ cols.T
-            dcols = np.matmul(weight.T, dy_chunk, out=dcols_buffer[:, :count * area])
-            kernels.col2im(dcols, *self.kernel_size, *self.stride, *self.padding, oh, ow,
-                           dx[start:start + count])
-        return dx
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

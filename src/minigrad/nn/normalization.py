@@ -15,8 +15,9 @@ import numpy as np
 
 from minigrad.checks import check_bool, check_int, check_number
 from minigrad.kernels import normalization as kernels
-from minigrad.nn import init
-from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype
+from minigrad.nn import batch_norm_rows as rows
+from minigrad.nn import init, layout
+from minigrad.nn.module import DEFAULT_DTYPE, Module, Parameter, as_float_dtype, is_grad_enabled
 from minigrad.nn.validation import (
     check_dtype_matches,
     check_float_input,
@@ -138,22 +139,39 @@ class _BatchNorm(_Normalization):
         else:
             mean, var = self.running_mean, self.running_var
         inv_std = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype, copy=False)
+        if planes is not None and planes.ndim == 2 and not is_grad_enabled():
+            return self._output_only(x, planes, mean, inv_std)  # no x_hat to keep
         x_hat, y = self._normalize(x, planes, mean, inv_std, view)
         self.save_for_backward(x_hat, inv_std, use_batch_stats, axes, view)
         return y
 
     @staticmethod
     def _planes(x):
-        """(N, C, L) view of an (N, C, ...) array with spatial dims, else None (then numpy
-        does the work: for (N, C) a per-channel loop would stride across the batch)."""
-        return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1) if x.ndim > 2 \
-            else None
+        """(N, C, L) view of an (N, C, ...) array with spatial dims, or (N*H*W, C) rows of a
+        channels-last one (``nn.layout``: what the Winograd convolution hands on), else
+        None (then numpy does the work: for (N, C) a per-channel loop would stride across
+        the batch)."""
+        if x.ndim <= 2:
+            return None
+        if layout.is_channels_last(x) and not x.flags.c_contiguous:
+            return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+        return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+
+    @staticmethod
+    def _shaped_like(planes, x):
+        """An array laid out as ``planes`` back in the shape of ``x``."""
+        if planes.ndim == 2:
+            return layout.from_channels_last(planes.reshape(x.shape[0], x.shape[2],
+                                                            x.shape[3], x.shape[1]))
+        return planes.reshape(x.shape)
 
     def _batch_statistics(self, x, planes, axes):
         """Per-channel batch mean and biased variance."""
         if planes is None:
             mean = x.mean(axis=axes)
             return mean, np.square(x - mean).mean(axis=axes)
+        if planes.ndim == 2:
+            return rows.statistics(planes, x.dtype)
         mean = np.empty(self.num_features, x.dtype)
         var = np.empty(self.num_features, x.dtype)
         kernels.mean_and_variance(planes, mean, var)
@@ -169,12 +187,22 @@ class _BatchNorm(_Normalization):
             if self.bias is not None:
                 y += self.bias.data.reshape(view)
             return x_hat, y
-        x_hat, y = np.empty_like(planes), np.empty_like(planes)
         weight = self.weight.data if self.affine else np.ones(self.num_features, x.dtype)
         bias = self.bias.data if self.bias is not None else np.zeros(self.num_features, x.dtype)
-        kernels.normalize(planes, mean.astype(x.dtype, copy=False), inv_std, weight, bias,
-                          x_hat, y)
-        return x_hat.reshape(x.shape), y.reshape(x.shape)
+        mean = mean.astype(x.dtype, copy=False)
+        if planes.ndim == 2:
+            x_hat, y = rows.normalize(planes, mean, inv_std, weight, bias)
+        else:
+            x_hat, y = np.empty_like(planes), np.empty_like(planes)
+            kernels.normalize(planes, mean, inv_std, weight, bias, x_hat, y)
+        return self._shaped_like(x_hat, x), self._shaped_like(y, x)
+
+    def _output_only(self, x, planes, mean, inv_std):
+        """The output of channels-last rows in one pass, x_hat never written."""
+        scale = inv_std if not self.affine else (inv_std * self.weight.data).astype(x.dtype)
+        bias = self.bias.data if self.bias is not None else np.zeros(self.num_features, x.dtype)
+        y = rows.output_only(planes, mean.astype(x.dtype, copy=False), scale, bias)
+        return self._shaped_like(y, x)
 
     def _update_running_stats(self, mean, var, count):
         tracked = self.num_batches_tracked + 1
@@ -195,24 +223,32 @@ class _BatchNorm(_Normalization):
         return _normalise_backward(dx_hat, x_hat, inv_std.reshape(view), axes)
 
     def _backward_planes(self, dy, x_hat, inv_std):
-        """Batch-statistics backward of (N, C, L) data in two passes (kernels)."""
-        dy3 = np.ascontiguousarray(dy, dtype=x_hat.dtype).reshape(x_hat.shape[0],
-                                                                   self.num_features, -1)
-        h3 = x_hat.reshape(dy3.shape)
-        sum_dy = np.empty(self.num_features, np.float64)
-        sum_dy_x_hat = np.empty(self.num_features, np.float64)
-        kernels.gradient_sums(dy3, h3, sum_dy, sum_dy_x_hat)
+        """Batch-statistics backward of (N, C, L) data or channels-last rows in two passes
+        (kernels)."""
+        h3 = self._planes(x_hat)
+        if h3.ndim == 2:
+            dy3 = layout.to_channels_last(dy.astype(x_hat.dtype, copy=False)).reshape(h3.shape)
+            sum_dy, sum_dy_x_hat = rows.gradient_sums(dy3, h3)
+        else:
+            dy3 = np.ascontiguousarray(dy, dtype=x_hat.dtype).reshape(h3.shape)
+            sum_dy = np.empty(self.num_features, np.float64)
+            sum_dy_x_hat = np.empty(self.num_features, np.float64)
+            kernels.gradient_sums(dy3, h3, sum_dy, sum_dy_x_hat)
         if self.affine:
             self.weight.grad += sum_dy_x_hat.astype(x_hat.dtype)
         if self.bias is not None:
             self.bias.grad += sum_dy.astype(x_hat.dtype)
         weight = self.weight.data if self.affine else 1.0
-        count = h3.shape[0] * h3.shape[2]
-        dx = np.empty_like(dy3)
-        kernels.input_gradient(dy3, h3, (weight * inv_std).astype(x_hat.dtype),
-                               (sum_dy / count).astype(x_hat.dtype),
-                               (sum_dy_x_hat / count).astype(x_hat.dtype), dx)
-        return dx.reshape(x_hat.shape)
+        count = h3.size // self.num_features
+        scale, mean_dy, mean_dy_x_hat = ((weight * inv_std).astype(x_hat.dtype),
+                                         (sum_dy / count).astype(x_hat.dtype),
+                                         (sum_dy_x_hat / count).astype(x_hat.dtype))
+        if h3.ndim == 2:
+            dx = rows.input_gradient(dy3, h3, scale, mean_dy, mean_dy_x_hat)
+        else:
+            dx = np.empty_like(dy3)
+            kernels.input_gradient(dy3, h3, scale, mean_dy, mean_dy_x_hat, dx)
+        return self._shaped_like(dx, x_hat)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from minigrad import parallel
 from minigrad.checks import check_bool
 from minigrad.kernels import pooling as kernels
+from minigrad.kernels import pooling_channels_last as channels_last
+from minigrad.nn import layout
 from minigrad.nn.module import Module
 from minigrad.nn.validation import check_float_input, check_grad_shape, describe, pair
 
@@ -51,17 +54,38 @@ class MaxPool2d(_Pool2d):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         out_shape = self._output_shape(x)
+        if layout.is_channels_last(x) and not x.flags.c_contiguous:
+            return self._forward_channels_last(x, out_shape)
         y = np.empty(out_shape, dtype=x.dtype)
         argmax = np.empty(out_shape, dtype=np.int64)
         if self._window_args() == (2, 2, 2, 2, 0, 0):
             kernels.max_pool_2x2(x, y, argmax)
         else:
             kernels.max_pool_forward(x, *self._window_args(), y, argmax)
-        self.save_for_backward(x.shape, x.dtype, argmax)
+        self.save_for_backward(x.shape, x.dtype, argmax, False)
         return y
 
+    def _forward_channels_last(self, x, out_shape):
+        """Channels-last input (``nn.layout``) gives channels-last output."""
+        n, channels, oh, ow = out_shape
+        y = np.empty((n, oh, ow, channels), dtype=x.dtype)
+        argmax = np.empty((n, oh, ow, channels), dtype=np.int32)
+        x_last, window = layout.to_channels_last(x), self._window_args()
+        parallel.split(lambda a, b: channels_last.max_pool_forward(
+            x_last[a:b], *window, y[a:b], argmax[a:b]), n)
+        self.save_for_backward(x.shape, x.dtype, argmax, True)
+        return layout.from_channels_last(y)
+
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        saved = (shape, dtype, argmax) = self.pop_saved()
+        saved = (shape, dtype, argmax, channels_last_saved) = self.pop_saved()
+        if channels_last_saved:
+            n, oh, ow, channels = argmax.shape
+            check_grad_shape(self, dy, (n, channels, oh, ow), saved)
+            dx = np.empty((shape[0], shape[2], shape[3], shape[1]), dtype=dtype)
+            dy_last, window = layout.to_channels_last(dy), self._window_args()
+            parallel.split(lambda a, b: channels_last.max_pool_backward(
+                dy_last[a:b], argmax[a:b], *window, dx[a:b]), n)
+            return layout.from_channels_last(dx)
         check_grad_shape(self, dy, argmax.shape, saved)
         dx = np.zeros(shape, dtype=dtype)
         kernels.max_pool_backward(dy, argmax, dx)

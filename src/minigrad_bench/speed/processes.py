@@ -16,16 +16,20 @@ import subprocess
 import sys
 import tempfile
 
+from minigrad_bench.speed import machine
 
-def measure(processes: int, quick: bool = False) -> dict:
-    """``speed.run`` in ``processes`` fresh interpreters, combined by ``combine``."""
+
+def measure(processes: int, quick: bool = False, isa: str = "native") -> dict:
+    """``speed.run`` in ``processes`` fresh interpreters, combined by ``combine``; their
+    environment is ``machine.measuring_environment(isa)`` (the BLAS pins lifted)."""
     runs = []
+    env = machine.measuring_environment(isa)
     with tempfile.TemporaryDirectory() as folder:
         for index in range(processes):
             path = os.path.join(folder, f"speed-{index}.json")
             command = [sys.executable, "-m", "minigrad_bench", "speed", "--processes", "1",
-                       "--json", path] + (["--quick"] if quick else [])
-            done = subprocess.run(command, capture_output=True, text=True)
+                       "--isa", isa, "--json", path] + (["--quick"] if quick else [])
+            done = subprocess.run(command, capture_output=True, text=True, env=env)
             if done.returncode != 0:
                 raise RuntimeError(f"speed measurement process {index + 1} of {processes} "
                                    f"failed with code {done.returncode}: "
@@ -42,8 +46,12 @@ def combine(runs: list[dict]) -> dict:
     combined = {"environment": {**first["environment"], "processes": len(runs)},
                 "rows": [_median_dict([run["rows"][i] for run in runs],
                                       ranged=("speedup_vs_torch", "fraction_of_floor",
-                                              "gemm_floor_images_per_s"))
+                                              "gemm_floor_images_per_s",
+                                              "floor_speedup_vs_torch"))
                          for i in range(len(first["rows"]))],
+                "memory": [_median_dict([run["memory"][i] for run in runs],
+                                        ranged=("peak_ratio", "step_ratio", "scratch_mib"))
+                           for i in range(len(first.get("memory", [])))],
                 "per_layer": [_median_dict([run["per_layer"][i] for run in runs])
                               for i in range(len(first["per_layer"]))],
                 "cold_start": _median_dict([run["cold_start"] for run in runs],

@@ -27,6 +27,8 @@ def format_table(results: dict) -> str:
               f"VGG conv scratch memory: {scratch} (limit "
               f"{convs[0]['scratch_limit_mib']:.0f} MiB; a whole-batch im2col needs "
               f"{convs[0]['whole_batch_im2col_mib']:.0f} MiB)."]
+    lines += [_floor_line(r) for r in results["rows"] if "floor_speedup_vs_torch" in r]
+    lines += _memory_lines(results.get("memory", []))
     if "epoch" in results:
         e = results["epoch"]
         lines.append(f"Reference-recipe epoch through the Trainer ({e['n_train']:,} train with "
@@ -40,11 +42,48 @@ def format_table(results: dict) -> str:
         for r in results["per_layer"]))]
     env = results["environment"]
     processes = env.get("processes", 1)
-    lines += ["", f"{env['date']}, {env['cpu_count']} cores, {env['blas']}, "
-              f"torch {env['torch']} with {env['torch_threads']} threads, numpy {env['numpy']}."
+    lines += ["", f"{env['date']}, {env.get('cpu', '?')} ({env['cpu_count']} cores; vector "
+              f"ISA flags: {env.get('cpu_isa_flags', '?')}), {env['blas']}, torch "
+              f"{env['torch']} with {env['torch_threads']} threads, numpy {env['numpy']}."
               + (f" Medians of {processes} processes (ranges in brackets)." if processes > 1
-                 else "")]
+                 else ""), _isa_line(env)]
     return "\n".join(lines)
+
+
+def _isa_line(env: dict) -> str:
+    if env.get("isa") == "avx2":
+        restricted = ", ".join(f"{k}={v}" for k, v in env.get("restricted", {}).items())
+        return f"Both sides restricted to AVX2 in the measuring processes: {restricted}."
+    return ("Measured with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from the "
+            "measuring processes' environment: each library runs the kernels it picks for "
+            "this CPU.")
+
+
+def _floor_line(row: dict) -> str:
+    return (f"{row['name']}: its GEMMs alone {row['gemm_floor_ms']:.1f} ms, "
+            f"{100 * row['fraction_of_floor']:.0f}% of minigrad's time"
+            f"{_spread(row, 'fraction_of_floor', '{:.0%}')}; torch's time over them "
+            f"{row['floor_speedup_vs_torch']:.2f}x"
+            f"{_spread(row, 'floor_speedup_vs_torch', '{:.2f}x')} (the most minigrad could "
+            "reach with those GEMMs).")
+
+
+def _memory_lines(memory: list[dict]) -> list[str]:
+    lines = []
+    for row in memory:
+        if "peak_ratio" in row:
+            lines.append(
+                f"{row['name']} ({row['batch']} images a step, each framework in a fresh "
+                f"process): minigrad {row['minigrad_peak_mib']:,.0f} MiB, torch "
+                f"{row['torch_peak_mib']:,.0f} MiB ({row['peak_ratio']:.2f}x"
+                f"{_spread(row, 'peak_ratio', '{:.2f}x')}); growth over the loaded process: "
+                f"minigrad {row['minigrad_step_mib']:,.0f} MiB, torch "
+                f"{row['torch_step_mib']:,.0f} MiB ({row['step_ratio']:.2f}x).")
+        else:
+            lines.append(f"{row['name']} at batch {row['batch']}: at most "
+                         f"{row['scratch_mib']:.1f} MiB ({row['layer']}; limit "
+                         f"{row['scratch_limit_mib']:.0f} MiB).")
+    return lines
 
 
 def _spread(row: dict, key: str, template: str) -> str:

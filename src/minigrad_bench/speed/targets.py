@@ -16,7 +16,8 @@ from collections.abc import Callable
 import numpy as np
 
 from minigrad import nn, optim, threads
-from minigrad_bench.models import seed_net, torch_seed_net, torch_vgg, vgg
+from minigrad.nn import workspace
+from minigrad_bench.models import seed_net, torch_seed_net
 from minigrad_bench.speed.timing import alternate, median_seconds
 
 
@@ -135,16 +136,18 @@ def vgg_conv(batch: int = 128, channels: int = 128, size: int = 28, rounds: int 
         t_conv(xt).backward(dyt)
 
     t_ours, t_theirs = alternate(ours, theirs, rounds=rounds, repeats=repeats)
-    scratch = max(_peak_scratch_bytes(lambda: conv(x)),
-                  _peak_scratch_bytes(lambda: conv.backward(dy)))
+    scratch = max(peak_scratch_bytes(lambda: conv(x)),
+                  peak_scratch_bytes(lambda: conv.backward(dy)))
     return _row(f"VGG conv 128->128 3x3 fwd+bwd ({conv.chosen_algorithm()})", batch, t_ours,
                 t_theirs,
                 scratch_mib=scratch / 2**20, scratch_limit_mib=conv.scratch_bytes / 2**20,
                 whole_batch_im2col_mib=9 * x.nbytes / 2**20)
 
 
-def _peak_scratch_bytes(fn: Callable[[], np.ndarray]) -> int:
-    """Peak memory numpy allocated during ``fn`` beyond the array ``fn`` returns."""
+def peak_scratch_bytes(fn: Callable[[], np.ndarray]) -> int:
+    """Peak memory numpy allocated during ``fn`` (in any thread) beyond the array ``fn``
+    returns, the convolutions' reused workspace released first so that it counts."""
+    workspace.release()
     tracemalloc.start()
     try:
         result = fn()
@@ -152,20 +155,6 @@ def _peak_scratch_bytes(fn: Callable[[], np.ndarray]) -> int:
     finally:
         tracemalloc.stop()
     return max(0, peak - result.nbytes)
-
-
-def vgg_training(batch: int = 32, in_channels: int = 1, size: int = 28, rounds: int = 3,
-                 repeats: int = 2) -> dict:
-    """The VGG baseline's training step (AdamW), minigrad against torch."""
-    torch = torch_with_our_threads()
-    g = np.random.default_rng(0)
-    x = g.standard_normal((batch, in_channels, size, size)).astype(np.float32)
-    y = g.integers(0, 10, batch)
-    ours, theirs = vgg(in_channels, generator=g), torch_vgg(in_channels)
-    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
-    steps = training_steps(ours, theirs, x, y, "adamw")
-    t_ours, t_theirs = alternate(*steps, rounds=rounds, repeats=repeats)
-    return _row(f"VGG training step ({in_channels}x{size}x{size})", batch, t_ours, t_theirs)
 
 
 def per_layer(batch: int = 512, repeats: int = 10) -> list[dict]:
