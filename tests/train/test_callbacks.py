@@ -136,6 +136,18 @@ def test_early_stopping_rejects_bad_arguments(kwargs, message):
         EarlyStopping(**kwargs)
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda: EarlyStopping(restore_best_weights="False"),
+     "EarlyStopping: restore_best_weights must be True or False, got 'False'"),
+    (lambda: ModelCheckpoint("c.npz", save_best_only=0),
+     "ModelCheckpoint: save_best_only must be True or False, got 0"),
+])
+def test_switches_that_are_no_bool_are_refused_not_read_for_their_truth(make, message):
+    # "False" is truthy: taken for its truth value it would mean the opposite
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
 def test_early_stopping_refuses_a_non_integer_patience_with_a_type_error():
     with pytest.raises(TypeError, match="patience must be an int >= 0, got 2.5"):
         EarlyStopping(patience=2.5)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from minigrad import checkpoint
-from minigrad.checks import check_int
+from minigrad.checks import check_bool, check_int
 from minigrad.fileio import atomic_write
 from minigrad.train.hooks import Callback, MonitorCallback, Run
 from minigrad.train.metrics import LoggedMetrics
@@ -72,7 +72,8 @@ class EarlyStopping(MonitorCallback):
     ) -> None:
         super().__init__(monitor, mode, min_delta)
         self.patience = check_int(patience, "EarlyStopping: patience", minimum=0)
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = check_bool(restore_best_weights,
+                                               "EarlyStopping: restore_best_weights")
         self.start_from_epoch = check_int(start_from_epoch, "EarlyStopping: start_from_epoch",
                                           minimum=0)
         if baseline is not None and (isinstance(baseline, bool)
@@ -185,7 +186,7 @@ class ModelCheckpoint(MonitorCallback):
     ) -> None:
         super().__init__(monitor, mode)
         self.path = os.fspath(path)
-        self.save_best_only = bool(save_best_only)
+        self.save_best_only = check_bool(save_best_only, "ModelCheckpoint: save_best_only")
         self.best = self.criterion.worst
         self.last_saved: str | None = None
 
