@@ -170,7 +170,9 @@ def test_a_process_past_its_time_gets_ctrl_c_then_is_killed(handler, status, cod
               f"except KeyboardInterrupt:\n    {handler}\n")
     budget = gpu_plan.Budget(100)
     log = gpu_run.Log(tmp_path / "run.log", budget)
-    result = gpu_run.run_process([sys.executable, "-c", script], 1.0, 1.0, log, {})
+    # 4 s each: the child must be inside its try before the Ctrl-C comes (a Python start
+    # on a loaded 2-core machine took more than the 1 s this test once allowed)
+    result = gpu_run.run_process([sys.executable, "-c", script], 4.0, 4.0, log, {})
     log.close()
     assert result == (code, status)
     assert "started" in (tmp_path / "run.log").read_text()
