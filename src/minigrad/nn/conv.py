@@ -165,19 +165,21 @@ class Conv2d(Module):
                                            x.itemsize)
         return self._chunk_size(x.shape[0], per_sample, oh * ow, self.MIN_GEMM_COLUMNS)
 
-    def _winograd_chunk_size(self, shape, itemsize) -> int:
+    def _winograd_chunk_size(self, shape, itemsize, channels_last: bool = True) -> int:
         """Samples per chunk of the Winograd path: as many as fit in ``scratch_bytes`` beside
-        the transformed weights (at least one). Unlike im2col's, its buffers come from the
-        reused workspace, and fewer, longer GEMMs measured faster than cache-sized chunks
-        (docs/design.md, Bounded scratch memory)."""
+        the transformed weights (at least one), with room for a chunk's channels-last copy
+        of the input unless it is ``channels_last`` already. Unlike im2col's, its buffers
+        come from the reused workspace, and fewer, longer GEMMs measured faster than
+        cache-sized chunks (docs/design.md, Bounded scratch memory)."""
         out_size = self.output_size(*shape[2:])
         budget = self.scratch_bytes - winograd.fixed_bytes(self.in_channels,
                                                            self.out_channels, itemsize)
+        per_sample_copy = 0 if channels_last else int(np.prod(shape[1:])) * itemsize
         low, high = 1, shape[0]  # the largest chunk that fits: chunk_bytes grows with it
         while low < high:
             middle = (low + high + 1) // 2
             fits = winograd.chunk_bytes(self.in_channels, self.out_channels, out_size, middle,
-                                        itemsize) <= budget
+                                        itemsize) + middle * per_sample_copy <= budget
             low, high = (middle, high) if fits else (low, middle - 1)
         return low
 
@@ -193,8 +195,11 @@ class Conv2d(Module):
         return self.kernel_size, self.stride, self.padding
 
     def _forward_winograd(self, x, oh, ow):
-        chunk = self._winograd_chunk_size(x.shape, x.itemsize)
-        x_last = layout.to_channels_last(x)
+        # (N, H, W, C) view: no copy. An NCHW x is made channels-last a chunk at a time
+        # inside ``winograd.forward`` (and again in backward), so that no copy of the whole
+        # batch outlives the call or is kept for backward (the saved input is x itself)
+        x_last = x.transpose(0, 2, 3, 1)
+        chunk = self._winograd_chunk_size(x.shape, x.itemsize, x_last.flags.c_contiguous)
         # In training, the transformed weights (and the transformed input, if the batch is
         # one chunk) are kept for backward instead of being computed again there; in eval
         # mode the transformed weights are reused while the weights stay the same
@@ -213,7 +218,7 @@ class Conv2d(Module):
         oh, ow = self.output_size(shape[2], shape[3])
         check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow), saved)
         if algorithm == "winograd":  # sums the bias gradient itself
-            chunk = self._winograd_chunk_size(shape, x.itemsize)
+            chunk = self._winograd_chunk_size(shape, x.itemsize, x.flags.c_contiguous)
             dx = winograd.backward(x, layout.to_channels_last(dy), self.weight.data,
                                    self.padding, chunk, self.weight.grad,
                                    None if self.bias is None else self.bias.grad, kept)

@@ -150,8 +150,10 @@ class EvalWeights:
 
 
 def forward(x, weight, bias, padding, chunk, out_size, keep=False, u=None):
-    """y (N, OH, OW, O) of the convolution of ``x`` (N, H, W, C), channels-last, with
-    ``weight`` (O, C, 3, 3) plus ``bias`` (O,), ``chunk`` samples at a time.
+    """y (N, OH, OW, O) of the convolution of ``x`` (N, H, W, C) with ``weight`` (O, C, 3,
+    3) plus ``bias`` (O,), ``chunk`` samples at a time. ``x`` is channels-last memory or any
+    strided view (an NCHW array's ``transpose(0, 2, 3, 1)``): a view is copied to
+    channels-last one chunk at a time, never as a whole.
 
     Each chunk: the input transform split over the threads by samples, the 36 GEMMs by
     tile position, the output transform by samples again. Returns ``(y, kept)``: with
@@ -169,20 +171,50 @@ def forward(x, weight, bias, padding, chunk, out_size, keep=False, u=None):
     kept_names = ("u", "v") if keep and n <= chunk else ("u",) if keep else ()
     kept = workspace.fresh(sum(sizes[k] for k in kept_names))
     y = np.empty((n,) + tuple(out_size) + (out_channels,), dtype=x.dtype)
-    with workspace.reserve(sum(b for k, b in sizes.items() if k not in kept_names)) as carver:
+    with workspace.reserve(sum(b for k, b in sizes.items() if k not in kept_names) +
+                           _chunk_copy_bytes(x, chunk)) as carver:
+        copy_buffer = _copy_buffer(carver, x, chunk)
         if u is None:
             u = weight_transform(weight, kept if "u" in kept_names else carver)
         v_buffer = _planes(kept if "v" in kept_names else carver, columns, in_channels,
                            x.dtype)
         m_buffer = _planes(carver, columns, out_channels, x.dtype)
         for start in range(0, n, chunk):
-            xc, yc = x[start:start + chunk], y[start:start + chunk]
+            # a strided (NCHW) x is made channels-last one chunk at a time: bounded scratch
+            xc, yc = _chunk_of(x, start, chunk, copy_buffer), y[start:start + chunk]
             v = v_buffer[:, :len(xc) * tiles[0] * tiles[1]]
             m = m_buffer[:, :v.shape[1]]
             parallel.split(partial(_input_range, xc, padding, tiles, v), len(xc))
             parallel.split(partial(_products_range, v, u, m), POSITIONS)
             parallel.split(partial(_output_range, m, bias, tiles, yc), len(xc))
     return y, ((u, v_buffer if "v" in kept_names else None) if keep else None)
+
+
+def _chunk_copy_bytes(x, chunk: int) -> int:
+    """Workspace for a channels-last copy of ``chunk`` samples of ``x``: none if ``x`` is
+    channels-last memory already."""
+    return 0 if x.flags.c_contiguous else workspace.padded(
+        min(chunk, x.shape[0]) * int(np.prod(x.shape[1:])) * x.itemsize)
+
+
+def _chunk_of(x, start: int, chunk: int, copy_buffer):
+    """Samples ``start:start + chunk`` of ``x`` as C-contiguous (N, H, W, C): a view when
+    ``x`` is channels-last, else copied into ``copy_buffer`` (from the workspace)."""
+    part = x[start:start + chunk]
+    if copy_buffer is None:
+        return part
+    out = copy_buffer[:len(part)]
+    np.copyto(out, part)
+    return out
+
+
+def _copy_buffer(carver, x, chunk: int):
+    """The workspace array ``_chunk_of`` copies into, or None for channels-last ``x``."""
+    nbytes = _chunk_copy_bytes(x, chunk)
+    if not nbytes:
+        return None
+    shape = (min(chunk, x.shape[0]),) + x.shape[1:]
+    return carver.take(nbytes).view(x.dtype)[:int(np.prod(shape))].reshape(shape)
 
 
 def _gradient_transforms_range(x, dy, padding, tiles, v, dm, a, b):
@@ -228,8 +260,9 @@ def backward(x, dy, weight, padding, chunk, dweight, dbias, kept=None):
     """Adds the weight gradient into ``dweight`` (O, C, 3, 3) and the bias gradient into
     ``dbias`` (O,) unless None; returns the input gradient (N, H, W, C).
 
-    ``x`` (N, H, W, C) and ``dy`` (N, OH, OW, O) are channels-last; ``kept`` is what
-    ``forward(keep=True)`` returned (its transformed input is overwritten here). Each
+    ``x`` (N, H, W, C), as in ``forward``, and ``dy`` (N, OH, OW, O), channels-last;
+    ``kept`` is what ``forward(keep=True)`` returned (its transformed input is overwritten
+    here). Each
     chunk: both transforms split over the threads by samples, the weight gradient's GEMMs
     by output channels (each range writes its own rows of dL/dweight), the input
     gradient's by tile position, the adjoint input transform by samples.
@@ -239,20 +272,23 @@ def backward(x, dy, weight, padding, chunk, dweight, dbias, kept=None):
     columns = min(chunk, n) * tiles[0] * tiles[1]
     u, v_kept = (None, None) if kept is None else kept
     bias_sum = np.zeros(out_channels, np.float64)
-    dx = np.empty_like(x)
+    dx = np.empty(x.shape, x.dtype)  # C-contiguous (N, H, W, C) whatever x's strides
     block = _weight_grad_block(in_channels, out_channels, x.itemsize)
     scratch = (chunk_bytes(0, out_channels, dy.shape[1:3], min(chunk, n), x.itemsize) +
                (_weights_bytes(weight) if u is None else 0) +
-               (chunk_bytes(in_channels, 0, dy.shape[1:3], min(chunk, n), x.itemsize)
-                if v_kept is None else 0))
+               (chunk_bytes(in_channels, 0, dy.shape[1:3], min(chunk, n), x.itemsize) +
+                _chunk_copy_bytes(x, chunk) if v_kept is None else 0))
     # spare: the weight-gradient block of the split's range that runs in this thread
     with workspace.reserve(scratch, spare=workspace.padded(
             POSITIONS * block * in_channels * x.itemsize)) as carver:
         u_t = (weight_transform(weight, carver) if u is None else u).transpose(0, 2, 1)
         v_buffer = _planes(carver, columns, in_channels, x.dtype) if v_kept is None else v_kept
         m_buffer = _planes(carver, columns, out_channels, x.dtype)
+        copy_buffer = _copy_buffer(carver, x, chunk) if v_kept is None else None
         for start in range(0, n, chunk):
-            xc, dyc = x[start:start + chunk], dy[start:start + chunk]
+            xc = _chunk_of(x, start, chunk, copy_buffer) if v_kept is None else \
+                x[start:start + chunk]
+            dyc = dy[start:start + chunk]
             per_sample = tiles[0] * tiles[1]
             v = v_buffer[:, :len(xc) * per_sample] if v_kept is None else \
                 v_kept[:, start * per_sample:(start + len(xc)) * per_sample]
