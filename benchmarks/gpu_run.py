@@ -133,12 +133,21 @@ def child_env(data: Path) -> dict:
             "MINIGRAD_DATA": str(data)}
 
 
+def _ctrl_c_reaches_child() -> None:
+    """In the child before it starts: SIGINT back to its default. A shell runs a command it
+    starts in the background (``... &``, ``nohup``) with SIGINT ignored, the child inherits
+    that, and Python then never raises KeyboardInterrupt: the budget's Ctrl-C would go
+    unheard and the step be killed without saving its partial results."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_process(command: list[str], timeout: float, grace: float, log: Log,
                 env: dict) -> tuple[int, str | None]:
     """Runs ``command``, its output into the log; past ``timeout`` s it is sent Ctrl-C (the
     bench then saves its partial results) and killed ``grace`` s later. (exit code, how cut)."""
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, bufsize=1)
+                               stderr=subprocess.STDOUT, text=True, bufsize=1,
+                               preexec_fn=_ctrl_c_reaches_child if os.name == "posix" else None)
     reader = threading.Thread(target=lambda: [log.write(line) for line in process.stdout])
     reader.start()
     cut = None

@@ -170,8 +170,9 @@ def test_a_process_past_its_time_gets_ctrl_c_then_is_killed(handler, status, cod
               f"except KeyboardInterrupt:\n    {handler}\n")
     budget = gpu_plan.Budget(100)
     log = gpu_run.Log(tmp_path / "run.log", budget)
-    # 4 s each: the child must be inside its try before the Ctrl-C comes (a Python start
-    # on a loaded 2-core machine took more than the 1 s this test once allowed)
+    # 4 s each: the child must be inside its try before the Ctrl-C comes, even on a loaded
+    # machine. (CI run in the background, `bash .ci/run &`, failed here: the shell ignores
+    # SIGINT in background jobs and children inherit it; run_process now restores it.)
     result = gpu_run.run_process([sys.executable, "-c", script], 4.0, 4.0, log, {})
     log.close()
     assert result == (code, status)
