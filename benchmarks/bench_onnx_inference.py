@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 
-TUNING_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-             "avx512_bf16", "amx_tile", "amx_bf16", "neon", "asimd", "sve")
+# machine imports neither numpy nor anything that loads OpenBLAS: safe before the re-exec
+from minigrad_bench.speed.machine import BLAS_PINS as TUNING_VARIABLES  # noqa: E402
+from minigrad_bench.speed.machine import cpu_description  # noqa: E402
 
 
 def reexec_without_tuning_variables() -> None:
@@ -35,22 +34,6 @@ def reexec_without_tuning_variables() -> None:
         env = {k: v for k, v in os.environ.items() if k not in TUNING_VARIABLES}
         os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]],
                   env)
-
-
-def cpu_description() -> tuple[str, str]:
-    """(model name, the vector-ISA flags it has) from /proc/cpuinfo where there is one."""
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model = value.strip()
-                elif key.strip() in ("flags", "Features"):
-                    flags = set(value.split())
-    except OSError:
-        pass
-    return model, " ".join(f for f in ISA_FLAGS if f in flags) or "unknown"
 
 
 def measure(name: str, model, image: tuple[int, int, int], batch: int, threads: int,
