@@ -240,3 +240,25 @@ def test_group_norm_errors_name_layer_expected_and_got():
         layer(np.zeros(6, np.float32))
     with pytest.raises(RuntimeError, match="no forward of this module is left to match"):
         layer.backward(np.zeros((2, 6), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batchnorm2d_on_nchw_data_gives_the_same_bits_on_one_thread_and_two(dtype):
+    """The (N, C, L) kernels split channels (sums) and samples (elementwise passes) over the
+    threads: no sum changes order, so the results do not depend on the thread count."""
+    import minigrad
+
+    x = random_input((6, 5, 7, 9), dtype=dtype)
+    dy = random_input((6, 5, 7, 9), seed=1, dtype=dtype)
+    results = []
+    before = minigrad.get_num_threads()
+    try:
+        for threads in (1, 2):
+            minigrad.set_num_threads(threads)
+            bn = nn.BatchNorm2d(5).to(dtype).train()
+            y = bn(x)
+            results.append((y, bn.backward(dy), bn.weight.grad.copy(), bn.running_var.copy()))
+    finally:
+        minigrad.set_num_threads(before)
+    for one, two in zip(*results, strict=True):
+        np.testing.assert_array_equal(one, two)

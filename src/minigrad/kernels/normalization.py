@@ -1,7 +1,10 @@
 """BatchNorm kernels over (N, C, L) arrays: per-channel statistics and the normalisation
 in as few passes over the data as the math allows (numpy needs about ten per step).
 
-Sums are accumulated in float64 whatever the data's dtype.
+Sums are accumulated in float64 whatever the data's dtype. The (N, C, L) kernels release
+the GIL; the per-channel sums take a channel range (``first:last``) and the per-element
+passes a slice of samples, so that callers can split them over threads without changing a
+single sum's order.
 """
 
 from numba import njit
@@ -9,13 +12,14 @@ from numba import njit
 from minigrad.kernels.fastmath import REASSOCIATE
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
-def mean_and_variance(x, mean, var):
-    """Per-channel mean and biased variance of ``x`` (N, C, L), two passes (the second
-    sums squared deviations from the mean, which stays accurate when the mean is large)."""
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+def mean_and_variance(x, mean, var, first, last):
+    """Mean and biased variance of channels ``first:last`` of ``x`` (N, C, L), two passes
+    (the second sums squared deviations from the mean, which stays accurate when the mean is
+    large)."""
     n_samples, channels, length = x.shape
     count = n_samples * length
-    for c in range(channels):
+    for c in range(first, last):
         total = 0.0
         for n in range(n_samples):
             row = x[n, c]
@@ -32,7 +36,7 @@ def mean_and_variance(x, mean, var):
         var[c] = squares / count
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def normalize(x, mean, inv_std, weight, bias, x_hat, y):
     """``x_hat = (x - mean) * inv_std`` and ``y = x_hat * weight + bias``, per channel."""
     n_samples, channels, length = x.shape
@@ -46,11 +50,12 @@ def normalize(x, mean, inv_std, weight, bias, x_hat, y):
                 y_row[k] = h * w + b
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
-def gradient_sums(dy, x_hat, sum_dy, sum_dy_x_hat):
-    """Per-channel sums of ``dy`` and ``dy * x_hat``: the bias and weight gradients."""
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+def gradient_sums(dy, x_hat, sum_dy, sum_dy_x_hat, first, last):
+    """Sums of ``dy`` and ``dy * x_hat`` of channels ``first:last``: the bias and weight
+    gradients."""
     n_samples, channels, length = dy.shape
-    for c in range(channels):
+    for c in range(first, last):
         total = 0.0
         total_x_hat = 0.0
         for n in range(n_samples):
@@ -62,7 +67,7 @@ def gradient_sums(dy, x_hat, sum_dy, sum_dy_x_hat):
         sum_dy_x_hat[c] = total_x_hat
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def input_gradient(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
     """``dx = scale * (dy - mean_dy - x_hat * mean_dy_x_hat)`` per channel, with
     ``scale = weight * inv_std``: batch statistics' gradient in one pass."""

@@ -13,6 +13,7 @@ import numbers
 
 import numpy as np
 
+from minigrad import parallel
 from minigrad.checks import check_bool, check_int, check_number
 from minigrad.kernels import normalization as kernels
 from minigrad.nn import batch_norm_rows as rows
@@ -174,7 +175,8 @@ class _BatchNorm(_Normalization):
             return rows.statistics(planes, x.dtype)
         mean = np.empty(self.num_features, x.dtype)
         var = np.empty(self.num_features, x.dtype)
-        kernels.mean_and_variance(planes, mean, var)
+        parallel.split(lambda a, b: kernels.mean_and_variance(planes, mean, var, a, b),
+                       self.num_features)
         return mean, var
 
     def _normalize(self, x, planes, mean, inv_std, view):
@@ -194,7 +196,9 @@ class _BatchNorm(_Normalization):
             x_hat, y = rows.normalize(planes, mean, inv_std, weight, bias)
         else:
             x_hat, y = np.empty_like(planes), np.empty_like(planes)
-            kernels.normalize(planes, mean, inv_std, weight, bias, x_hat, y)
+            parallel.split(lambda a, b: kernels.normalize(planes[a:b], mean, inv_std, weight,
+                                                          bias, x_hat[a:b], y[a:b]),
+                           len(planes))
         return self._shaped_like(x_hat, x), self._shaped_like(y, x)
 
     def _output_only(self, x, planes, mean, inv_std):
@@ -233,7 +237,8 @@ class _BatchNorm(_Normalization):
             dy3 = np.ascontiguousarray(dy, dtype=x_hat.dtype).reshape(h3.shape)
             sum_dy = np.empty(self.num_features, np.float64)
             sum_dy_x_hat = np.empty(self.num_features, np.float64)
-            kernels.gradient_sums(dy3, h3, sum_dy, sum_dy_x_hat)
+            parallel.split(lambda a, b: kernels.gradient_sums(dy3, h3, sum_dy, sum_dy_x_hat,
+                                                              a, b), self.num_features)
         if self.affine:
             self.weight.grad += sum_dy_x_hat.astype(x_hat.dtype)
         if self.bias is not None:
@@ -247,7 +252,8 @@ class _BatchNorm(_Normalization):
             dx = rows.input_gradient(dy3, h3, scale, mean_dy, mean_dy_x_hat)
         else:
             dx = np.empty_like(dy3)
-            kernels.input_gradient(dy3, h3, scale, mean_dy, mean_dy_x_hat, dx)
+            parallel.split(lambda a, b: kernels.input_gradient(
+                dy3[a:b], h3[a:b], scale, mean_dy, mean_dy_x_hat, dx[a:b]), len(dy3))
         return self._shaped_like(dx, x_hat)
 
     def extra_repr(self) -> str:
