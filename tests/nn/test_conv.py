@@ -104,8 +104,9 @@ def test_conv2d_winograd_keeps_transformed_tiles_only_for_a_single_training_chun
 
 
 def test_conv2d_winograd_copies_an_nchw_input_one_chunk_at_a_time():
-    """No channels-last copy of the whole batch: the saved input is x itself, and forward
-    and backward stay within scratch_bytes (a chunk's copy included) beyond their result."""
+    """No channels-last copy of the whole batch, of the input or of an NCHW output gradient:
+    the saved input is x itself, and forward and backward stay within scratch_bytes (a
+    chunk's copies included) beyond their result."""
     import tracemalloc
 
     from minigrad.nn import workspace
@@ -113,9 +114,9 @@ def test_conv2d_winograd_copies_an_nchw_input_one_chunk_at_a_time():
     conv = nn.Conv2d(8, 8, 3, padding=1, algorithm="winograd").double()
     x = random_input((16, 8, 12, 12))  # NCHW memory
     per_sample_copy = 8 * 12 * 12 * 8
-    conv.scratch_bytes = (conv_winograd.fixed_bytes(8, 8, 8) + 2 * per_sample_copy
+    conv.scratch_bytes = (conv_winograd.fixed_bytes(8, 8, 8) + 2 * 2 * per_sample_copy
                           + conv_winograd.chunk_bytes(8, 8, (12, 12), 2, 8))
-    assert conv._winograd_chunk_size(x.shape, 8, channels_last=False) == 2
+    assert conv._winograd_chunk_size(x.shape, 8, False, False) == 2
 
     def peak_beyond_result(call):
         workspace.release()
@@ -132,12 +133,15 @@ def test_conv2d_winograd_copies_an_nchw_input_one_chunk_at_a_time():
     conv.clear_saved()
     y = conv(x)
     assert np.shares_memory(conv._saved[-1][2], x)  # the input itself, not a copy
-    dy = np.ones_like(y)
+    dy = random_input(y.shape, seed=1)  # NCHW memory too: copied a chunk at a time
     dx_peak = peak_beyond_result(lambda: conv.backward(dy))
     assert dx_peak <= conv.scratch_bytes + 4096  # + the float64 bias sums and small arrays
+    conv(x)
+    dx = conv.backward(dy)
     reference = nn.Conv2d(8, 8, 3, padding=1, algorithm="im2col").double()
     reference.load_state_dict(conv.state_dict())
     np.testing.assert_allclose(y, reference(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx, reference.backward(dy), rtol=1e-12, atol=1e-12)
 
 
 def test_conv2d_winograd_returns_channels_last_memory_under_the_nchw_shape():

@@ -165,16 +165,20 @@ class Conv2d(Module):
                                            x.itemsize)
         return self._chunk_size(x.shape[0], per_sample, oh * ow, self.MIN_GEMM_COLUMNS)
 
-    def _winograd_chunk_size(self, shape, itemsize, channels_last: bool = True) -> int:
+    def _winograd_chunk_size(self, shape, itemsize, channels_last: bool = True,
+                             grad_channels_last: bool = True) -> int:
         """Samples per chunk of the Winograd path: as many as fit in ``scratch_bytes`` beside
         the transformed weights (at least one), with room for a chunk's channels-last copy
-        of the input unless it is ``channels_last`` already. Unlike im2col's, its buffers
-        come from the reused workspace, and fewer, longer GEMMs measured faster than
-        cache-sized chunks (docs/design.md, Bounded scratch memory)."""
+        of the input unless it is ``channels_last`` already (and, in backward, of the output
+        gradient unless ``grad_channels_last``). Unlike im2col's, its buffers come from the
+        reused workspace, and fewer, longer GEMMs measured faster than cache-sized chunks
+        (docs/design.md, Bounded scratch memory)."""
         out_size = self.output_size(*shape[2:])
         budget = self.scratch_bytes - winograd.fixed_bytes(self.in_channels,
                                                            self.out_channels, itemsize)
-        per_sample_copy = 0 if channels_last else int(np.prod(shape[1:])) * itemsize
+        per_sample_copy = ((0 if channels_last else int(np.prod(shape[1:])))
+                           + (0 if grad_channels_last else self.out_channels * out_size[0]
+                              * out_size[1])) * itemsize
         low, high = 1, shape[0]  # the largest chunk that fits: chunk_bytes grows with it
         while low < high:
             middle = (low + high + 1) // 2
@@ -218,8 +222,10 @@ class Conv2d(Module):
         oh, ow = self.output_size(shape[2], shape[3])
         check_grad_shape(self, dy, (shape[0], self.out_channels, oh, ow), saved)
         if algorithm == "winograd":  # sums the bias gradient itself
-            chunk = self._winograd_chunk_size(shape, x.itemsize, x.flags.c_contiguous)
-            dx = winograd.backward(x, layout.to_channels_last(dy), self.weight.data,
+            dy_last = dy.transpose(0, 2, 3, 1)  # a view; an NCHW dy is copied per chunk
+            chunk = self._winograd_chunk_size(shape, x.itemsize, x.flags.c_contiguous,
+                                              dy_last.flags.c_contiguous)
+            dx = winograd.backward(x, dy_last, self.weight.data,
                                    self.padding, chunk, self.weight.grad,
                                    None if self.bias is None else self.bias.grad, kept)
             return layout.from_channels_last(dx)

@@ -260,12 +260,12 @@ def backward(x, dy, weight, padding, chunk, dweight, dbias, kept=None):
     """Adds the weight gradient into ``dweight`` (O, C, 3, 3) and the bias gradient into
     ``dbias`` (O,) unless None; returns the input gradient (N, H, W, C).
 
-    ``x`` (N, H, W, C), as in ``forward``, and ``dy`` (N, OH, OW, O), channels-last;
-    ``kept`` is what ``forward(keep=True)`` returned (its transformed input is overwritten
-    here). Each
-    chunk: both transforms split over the threads by samples, the weight gradient's GEMMs
-    by output channels (each range writes its own rows of dL/dweight), the input
-    gradient's by tile position, the adjoint input transform by samples.
+    ``x`` (N, H, W, C) and ``dy`` (N, OH, OW, O), each channels-last or a strided view
+    (copied a chunk at a time, as in ``forward``); ``kept`` is what ``forward(keep=True)``
+    returned (its transformed input is overwritten here). Each chunk: both transforms
+    split over the threads by samples, the weight gradient's GEMMs by output channels
+    (each range writes its own rows of dL/dweight), the input gradient's by tile position,
+    the adjoint input transform by samples.
     """
     n, in_channels, out_channels = x.shape[0], x.shape[3], dy.shape[3]
     tiles = tile_count(*dy.shape[1:3])
@@ -277,7 +277,8 @@ def backward(x, dy, weight, padding, chunk, dweight, dbias, kept=None):
     scratch = (chunk_bytes(0, out_channels, dy.shape[1:3], min(chunk, n), x.itemsize) +
                (_weights_bytes(weight) if u is None else 0) +
                (chunk_bytes(in_channels, 0, dy.shape[1:3], min(chunk, n), x.itemsize) +
-                _chunk_copy_bytes(x, chunk) if v_kept is None else 0))
+                _chunk_copy_bytes(x, chunk) if v_kept is None else 0) +
+               _chunk_copy_bytes(dy, chunk))
     # spare: the weight-gradient block of the split's range that runs in this thread
     with workspace.reserve(scratch, spare=workspace.padded(
             POSITIONS * block * in_channels * x.itemsize)) as carver:
@@ -285,10 +286,11 @@ def backward(x, dy, weight, padding, chunk, dweight, dbias, kept=None):
         v_buffer = _planes(carver, columns, in_channels, x.dtype) if v_kept is None else v_kept
         m_buffer = _planes(carver, columns, out_channels, x.dtype)
         copy_buffer = _copy_buffer(carver, x, chunk) if v_kept is None else None
+        dy_buffer = _copy_buffer(carver, dy, chunk)
         for start in range(0, n, chunk):
             xc = _chunk_of(x, start, chunk, copy_buffer) if v_kept is None else \
                 x[start:start + chunk]
-            dyc = dy[start:start + chunk]
+            dyc = _chunk_of(dy, start, chunk, dy_buffer)
             per_sample = tiles[0] * tiles[1]
             v = v_buffer[:, :len(xc) * per_sample] if v_kept is None else \
                 v_kept[:, start * per_sample:(start + len(xc)) * per_sample]
