@@ -26,38 +26,24 @@ import numpy as np
 
 import minigrad
 import minigrad.threads
-from minigrad import nn, optim
+from minigrad import nn
 from minigrad.models import resnet20
 from minigrad_bench.models import torch_resnet20
+from minigrad_bench.speed.targets import training_steps
 
 
 def steps(batch: int, seed: int = 0):
-    """The two training steps as closures, on the same data and initial weights."""
+    """The model and the two training steps as closures, on the same data and initial
+    weights (torch at minigrad's BLAS thread count)."""
     import torch
 
-    torch.set_num_threads(minigrad.get_num_threads())
     g = np.random.default_rng(seed)
     x = g.standard_normal((batch, 3, 32, 32)).astype(np.float32)
     y = g.integers(0, 10, batch)
     ours = resnet20(generator=g)
     theirs = torch_resnet20()
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
-    opt = optim.SGD(ours.parameters(), lr=0.1, momentum=0.9)
-    t_opt = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step_ours():
-        opt.zero_grad()
-        loss_fn(ours(x), y)
-        ours.backward(loss_fn.backward())
-        opt.step()
-
-    def step_theirs():
-        t_opt.zero_grad()
-        torch.nn.functional.cross_entropy(theirs(xt), yt).backward()
-        t_opt.step()
-
+    step_ours, step_theirs = training_steps(ours, theirs, x, y, "sgd", lr=0.1, momentum=0.9)
     return ours, step_ours, step_theirs
 
 

@@ -41,12 +41,14 @@ def _seed_net_pair(batch: int, seed: int = 0):
     return torch, ours, theirs, x, y
 
 
-def training_steps(ours, theirs, x: np.ndarray, y: np.ndarray, optimizer: str):
-    """One training step of each framework (same loss, optimizer and data) as closures."""
+def training_steps(ours, theirs, x: np.ndarray, y: np.ndarray, optimizer: str,
+                   lr: float = 0.01, momentum: float = 0.0):
+    """One training step of each framework (same loss, optimizer and data) as closures;
+    ``lr`` and ``momentum`` are SGD's."""
     torch = torch_with_our_threads()
     if optimizer == "sgd":
-        opt = optim.SGD(ours.parameters(), lr=0.01)
-        t_opt = torch.optim.SGD(theirs.parameters(), lr=0.01)
+        opt = optim.SGD(ours.parameters(), lr=lr, momentum=momentum)
+        t_opt = torch.optim.SGD(theirs.parameters(), lr=lr, momentum=momentum)
     else:
         opt = optim.AdamW(ours.parameters(), lr=1e-3, weight_decay=1e-3)
         t_opt = torch.optim.AdamW(theirs.parameters(), lr=1e-3, weight_decay=1e-3)
