@@ -184,22 +184,26 @@ class History(Mapping):
         )
 
 
+def _number_list(what: str, key, values) -> list:
+    """``values`` if ``key`` is a string and ``values`` a list of numbers (no bools), else a
+    ValueError naming ``what`` and ``key``."""
+    if not isinstance(key, str) or not isinstance(values, list) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError(f"History data: {what} {key!r} must map to a list of numbers")
+    return values
+
+
 def _numbers(metric, values) -> list[float]:
     """A metric's values as floats, or a ValueError naming the metric."""
-    if not isinstance(metric, str) or not isinstance(values, list) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        raise ValueError(f"History data: metric {metric!r} must map to a list of numbers")
-    return [float(v) for v in values]
+    return [float(v) for v in _number_list("metric", metric, values)]
 
 
 def _step_values(key, values) -> list:
     """A per-step record's values from a list (JSON) or an array (a checkpoint) as Python
     ints and floats (epochs stay ints), or a ValueError naming the record."""
     values = values.tolist() if isinstance(values, np.ndarray) else values
-    if not isinstance(key, str) or not isinstance(values, list) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        raise ValueError(f"History data: step record {key!r} must map to a list of numbers")
-    return [v if isinstance(v, int) and not isinstance(v, bool) else float(v) for v in values]
+    return [v if isinstance(v, int) else float(v)
+            for v in _number_list("step record", key, values)]
 
 
 def _append_row(table: dict[str, list], row: Mapping) -> None:
