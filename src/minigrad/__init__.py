@@ -2,6 +2,10 @@
 
 __version__ = "0.1.0"
 
+from minigrad import memory  # noqa: E402
+
+memory.keep_unless_disabled()  # before any array of ours is allocated
+
 from minigrad import data, nn, optim, train  # noqa: E402
 from minigrad.checkpoint import load, save  # noqa: E402
 from minigrad.nn.module import is_grad_enabled, no_grad  # noqa: E402

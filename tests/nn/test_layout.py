@@ -143,3 +143,26 @@ def test_forwards_under_no_grad_skip_what_backward_needs_but_give_the_same_outpu
             y = layer(x)
         assert layer.pending_forwards() == 0 and layout.is_channels_last(y)
         np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("memory", ["C", "channels-last"])
+def test_shortcut_and_global_average_give_gradients_in_their_inputs_layout(memory):
+    """ZeroPadShortcut's output is channels-last whatever its input (so the residual sum
+    it joins stays channels-last); it and AdaptiveAvgPool2d((1, 1)) return the input
+    gradient in the input's layout, with the values of C-ordered input (float64)."""
+    from minigrad.models import ZeroPadShortcut
+
+    x = random_input((2, 4, 6, 6))
+    x_in = channels_last(x) if memory == "channels-last" else x
+    for layer, model in ((ZeroPadShortcut(4, 8), ZeroPadShortcut(4, 8)),
+                         (nn.AdaptiveAvgPool2d(1), nn.AdaptiveAvgPool2d(1))):
+        y, expected = layer(x_in), model(x)
+        np.testing.assert_allclose(y, expected, rtol=1e-13, atol=1e-15)  # summation order
+        dy = random_input(y.shape, seed=1)
+        dx = layer.backward(channels_last(dy))
+        np.testing.assert_array_equal(dx, model.backward(dy))
+        assert layout.is_channels_last(dx) == (memory == "channels-last")
+        wrapped = (nn.Sequential(ChannelsLast(), layer) if memory == "channels-last"
+                   else layer)
+        assert gradcheck(wrapped, x)
+    assert layout.is_channels_last(ZeroPadShortcut(4, 8)(x_in))

@@ -15,6 +15,7 @@ import numpy as np
 from minigrad import nn
 from minigrad.models.arguments import generator_or_fresh, positive_int
 from minigrad.models.resnet import BasicBlock, conv3x3, init_resnet_
+from minigrad.nn import layout
 from minigrad.nn.module import Module
 from minigrad.nn.validation import check_float_input, check_grad_shape, describe
 
@@ -25,6 +26,9 @@ class ZeroPadShortcut(Module):
     Shapes: (N, in_channels, H, W) -> (N, out_channels, ceil(H / stride), ceil(W / stride)).
     The input lands in channels ``pad .. pad + in_channels`` with ``pad = (out - in) // 2``,
     zeros on both sides, as in the common PyTorch version (akamaster/pytorch_resnet_cifar10).
+    The output is channels-last memory (``nn.layout``), like the BatchNorm output of the
+    residual branch it is added to, so that the sum stays channels-last for the next
+    block's convolutions; the input gradient has the input's layout.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 2):
@@ -44,17 +48,22 @@ class ZeroPadShortcut(Module):
                              f"(N, {self.in_channels}, H, W), got input of shape {x.shape}")
         s = self.stride
         kept = x[:, :, ::s, ::s]
-        y = np.zeros((x.shape[0], self.out_channels) + kept.shape[2:], dtype=x.dtype)
+        y = layout.from_channels_last(np.zeros(
+            (x.shape[0],) + kept.shape[2:] + (self.out_channels,), dtype=x.dtype))
         y[:, self.pad:self.pad + self.in_channels] = kept
-        self.save_for_backward(x.shape)
+        self.save_for_backward(x.shape, layout.is_channels_last(x))
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        (shape,) = self.pop_saved()
+        shape, channels_last = self.pop_saved()
         s = self.stride
         check_grad_shape(self, dy, (shape[0], self.out_channels, -(-shape[2] // s),
                                     -(-shape[3] // s)))
-        dx = np.zeros(shape, dtype=dy.dtype)
+        if channels_last:
+            dx = layout.from_channels_last(np.zeros((shape[0],) + shape[2:] + shape[1:2],
+                                                    dtype=dy.dtype))
+        else:
+            dx = np.zeros(shape, dtype=dy.dtype)
         dx[:, :, ::s, ::s] = dy[:, self.pad:self.pad + self.in_channels]
         return dx
 

@@ -123,7 +123,10 @@ class AvgPool2d(_Pool2d):
 
 
 class AdaptiveAvgPool2d(Module):
-    """Averages into a fixed (OH, OW) grid with torch's bin edges; any input size works."""
+    """Averages into a fixed (OH, OW) grid with torch's bin edges; any input size works.
+
+    For the global average ((1, 1)), the input gradient has the input's layout
+    (channels-last memory stays channels-last, ``nn.layout``)."""
 
     def __init__(self, output_size):
         super().__init__()
@@ -139,15 +142,19 @@ class AdaptiveAvgPool2d(Module):
             y[...] = x.mean(axis=(2, 3), keepdims=True)
         else:
             kernels.adaptive_avg_pool_forward(x, y)
-        self.save_for_backward(x.shape, x.dtype)
+        self.save_for_backward(x.shape, x.dtype, layout.is_channels_last(x))
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        saved = (shape, dtype) = self.pop_saved()
+        saved = (shape, dtype, channels_last) = self.pop_saved()
         check_grad_shape(self, dy, shape[:2] + self.output_size, saved)
         if self.output_size == (1, 1):
             scale = np.asarray(1.0 / (shape[2] * shape[3]), dtype=dtype)
-            return np.broadcast_to(dy * scale, shape).copy()
+            if not channels_last:
+                return np.broadcast_to(dy * scale, shape).copy()
+            dx_last = np.empty((shape[0], shape[2], shape[3], shape[1]), dtype=dtype)
+            dx_last[...] = (dy * scale).reshape(shape[0], 1, 1, shape[1])
+            return layout.from_channels_last(dx_last)
         dx = np.zeros(shape, dtype=dtype)
         kernels.adaptive_avg_pool_backward(dy, dx)
         return dx
