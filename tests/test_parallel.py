@@ -54,6 +54,16 @@ def test_split_waits_for_every_range_then_raises_the_first_error(two_threads):
     assert parallel.thread_count() == 2
 
 
+def test_split_of_an_elementwise_pass_below_serial_below_runs_in_the_caller(two_threads):
+    def task(a, b):
+        return a, b, threading.current_thread() is threading.main_thread()
+
+    small = parallel.SERIAL_BELOW - 1
+    assert parallel.split(task, 4, size=small) == [(0, 4, True)]
+    assert parallel.split(task, 4, size=parallel.SERIAL_BELOW) == [(0, 2, True),
+                                                                     (2, 4, False)]
+
+
 def test_split_runs_in_the_caller_with_one_thread_or_one_item(two_threads):
     assert parallel.split(lambda a, b: (a, b, threading.current_thread().name), 1) == [
         (0, 1, threading.current_thread().name)]

@@ -51,15 +51,25 @@ def _helpers(count: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def split(task: Callable[[int, int], object], total: int) -> list:
+# Waking a helper thread and collecting its range cost 150-230 us on the project machine
+# (a VM's futex round trip, with the GIL handed over twice): an element-wise pass over
+# fewer elements than this finishes sooner in the caller alone (measured crossover
+# between 1M and 2M float32 elements, 4-8 MiB; docs/design.md, Threads)
+SERIAL_BELOW = 1 << 20
+
+
+def split(task: Callable[[int, int], object], total: int, size: int | None = None) -> list:
     """``[task(start, stop), ...]`` over contiguous ranges that cover ``range(total)``, one
     range per thread (the caller computes the first), in order.
 
-    ``task`` must be safe to run concurrently on disjoint ranges. Every range has finished
-    when ``split`` returns or raises (an exception from any range is raised again).
+    ``size``: for an element-wise pass, the number of elements it touches; below
+    ``SERIAL_BELOW`` the caller runs ``task(0, total)`` alone (the same result: a task's
+    ranges must not change what it computes). ``task`` must be safe to run concurrently on
+    disjoint ranges. Every range has finished when ``split`` returns or raises (an
+    exception from any range is raised again).
     """
     parts = min(total, thread_count())
-    if parts <= 1:
+    if parts <= 1 or (size is not None and size < SERIAL_BELOW):
         return [task(0, total)]
     bounds = [total * part // parts for part in range(parts + 1)]
     pools = _blas_pools()

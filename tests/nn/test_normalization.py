@@ -243,10 +243,14 @@ def test_group_norm_errors_name_layer_expected_and_got():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_batchnorm2d_on_nchw_data_gives_the_same_bits_on_one_thread_and_two(dtype):
+def test_batchnorm2d_on_nchw_data_gives_the_same_bits_on_one_thread_and_two(dtype,
+                                                                            monkeypatch):
     """The (N, C, L) kernels split channels (sums) and samples (elementwise passes) over the
     threads: no sum changes order, so the results do not depend on the thread count."""
     import minigrad
+    from minigrad import parallel
+
+    monkeypatch.setattr(parallel, "SERIAL_BELOW", 0)  # split this small batch too
 
     x = random_input((6, 5, 7, 9), dtype=dtype)
     dy = random_input((6, 5, 7, 9), seed=1, dtype=dtype)

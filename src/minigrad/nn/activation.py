@@ -66,12 +66,13 @@ class ReLU(_Elementwise):
         y = np.empty_like(x)
         flat_x, flat_y = x.ravel(order="K"), y.ravel(order="K")
         if not is_grad_enabled():  # no backward: no mask
-            parallel.split(lambda a, b: relu.forward_only(flat_x[a:b], flat_y[a:b]), x.size)
+            parallel.split(lambda a, b: relu.forward_only(flat_x[a:b], flat_y[a:b]), x.size,
+                           x.size)
             return y
         positive = np.empty_like(x, dtype=np.bool_)
         flat_p = positive.ravel(order="K")
         parallel.split(lambda a, b: relu.forward(flat_x[a:b], flat_y[a:b], flat_p[a:b]),
-                       x.size)
+                       x.size, x.size)
         self.save_for_backward(positive)
         return y
 
@@ -81,7 +82,7 @@ class ReLU(_Elementwise):
         dx = np.empty_like(dy)
         flat_dy, flat_p, flat_dx = (a.ravel(order="K") for a in (dy, positive, dx))
         parallel.split(lambda a, b: relu.backward(flat_dy[a:b], flat_p[a:b], flat_dx[a:b]),
-                       dy.size)
+                       dy.size, dy.size)
         return dx
 
     def extra_repr(self) -> str:

@@ -17,9 +17,9 @@ from minigrad.kernels import normalization as kernels
 def statistics(x: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and biased variance of the rows ``x`` (M, C), two passes."""
     rows, channels = x.shape
-    total = sum(parallel.split(partial(_row_sums, x), rows))
+    total = sum(parallel.split(partial(_row_sums, x), rows, x.size))
     mean = total / rows
-    squares = sum(parallel.split(partial(_row_squares, x, mean), rows))
+    squares = sum(parallel.split(partial(_row_squares, x, mean), rows, x.size))
     return mean.astype(dtype), (squares / rows).astype(dtype)
 
 
@@ -40,7 +40,8 @@ def normalize(x, mean, inv_std, weight, bias) -> tuple[np.ndarray, np.ndarray]:
     + bias``."""
     x_hat, y = np.empty_like(x), np.empty_like(x)
     parallel.split(lambda a, b: kernels.normalize_rows(x[a:b], mean, inv_std, weight, bias,
-                                                       x_hat[a:b], y[a:b]), x.shape[0])
+                                                       x_hat[a:b], y[a:b]), x.shape[0],
+                   x.size)
     return x_hat, y
 
 
@@ -49,7 +50,7 @@ def output_only(x, mean, scale, bias) -> np.ndarray:
     forward that no backward will follow)."""
     y = np.empty_like(x)
     parallel.split(lambda a, b: kernels.shift_scale_rows(x[a:b], mean, scale, bias, y[a:b]),
-                   x.shape[0])
+                   x.shape[0], x.size)
     return y
 
 
@@ -62,7 +63,7 @@ def _gradient_sums_range(dy, x_hat, a, b):
 def gradient_sums(dy, x_hat) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel float64 sums of ``dy`` and ``dy * x_hat`` over the rows."""
     sum_dy, sum_dy_x_hat = sum(parallel.split(partial(_gradient_sums_range, dy, x_hat),
-                                              dy.shape[0]))
+                                              dy.shape[0], dy.size))
     return sum_dy, sum_dy_x_hat
 
 
@@ -70,5 +71,6 @@ def input_gradient(dy, x_hat, scale, mean_dy, mean_dy_x_hat) -> np.ndarray:
     """``scale * (dy - mean_dy - x_hat * mean_dy_x_hat)`` per channel, over the rows."""
     dx = np.empty_like(dy)
     parallel.split(lambda a, b: kernels.input_gradient_rows(
-        dy[a:b], x_hat[a:b], scale, mean_dy, mean_dy_x_hat, dx[a:b]), dy.shape[0])
+        dy[a:b], x_hat[a:b], scale, mean_dy, mean_dy_x_hat, dx[a:b]), dy.shape[0],
+        dy.size)
     return dx

@@ -176,7 +176,7 @@ class _BatchNorm(_Normalization):
         mean = np.empty(self.num_features, x.dtype)
         var = np.empty(self.num_features, x.dtype)
         parallel.split(lambda a, b: kernels.mean_and_variance(planes, mean, var, a, b),
-                       self.num_features)
+                       self.num_features, planes.size)
         return mean, var
 
     def _normalize(self, x, planes, mean, inv_std, view):
@@ -198,7 +198,7 @@ class _BatchNorm(_Normalization):
             x_hat, y = np.empty_like(planes), np.empty_like(planes)
             parallel.split(lambda a, b: kernels.normalize(planes[a:b], mean, inv_std, weight,
                                                           bias, x_hat[a:b], y[a:b]),
-                           len(planes))
+                           len(planes), planes.size)
         return self._shaped_like(x_hat, x), self._shaped_like(y, x)
 
     def _output_only(self, x, planes, mean, inv_std):
@@ -238,7 +238,8 @@ class _BatchNorm(_Normalization):
             sum_dy = np.empty(self.num_features, np.float64)
             sum_dy_x_hat = np.empty(self.num_features, np.float64)
             parallel.split(lambda a, b: kernels.gradient_sums(dy3, h3, sum_dy, sum_dy_x_hat,
-                                                              a, b), self.num_features)
+                                                              a, b), self.num_features,
+                           dy3.size)
         if self.affine:
             self.weight.grad += sum_dy_x_hat.astype(x_hat.dtype)
         if self.bias is not None:
@@ -253,7 +254,8 @@ class _BatchNorm(_Normalization):
         else:
             dx = np.empty_like(dy3)
             parallel.split(lambda a, b: kernels.input_gradient(
-                dy3[a:b], h3[a:b], scale, mean_dy, mean_dy_x_hat, dx[a:b]), len(dy3))
+                dy3[a:b], h3[a:b], scale, mean_dy, mean_dy_x_hat, dx[a:b]), len(dy3),
+                dy3.size)
         return self._shaped_like(dx, x_hat)
 
     def extra_repr(self) -> str:

@@ -72,7 +72,7 @@ class MaxPool2d(_Pool2d):
         argmax = np.empty((n, oh, ow, channels), dtype=np.int32)
         x_last, window = layout.to_channels_last(x), self._window_args()
         parallel.split(lambda a, b: channels_last.max_pool_forward(
-            x_last[a:b], *window, y[a:b], argmax[a:b]), n)
+            x_last[a:b], *window, y[a:b], argmax[a:b]), n, x.size)
         self.save_for_backward(x.shape, x.dtype, argmax, True)
         return layout.from_channels_last(y)
 
@@ -84,7 +84,7 @@ class MaxPool2d(_Pool2d):
             dx = np.empty((shape[0], shape[2], shape[3], shape[1]), dtype=dtype)
             dy_last, window = layout.to_channels_last(dy), self._window_args()
             parallel.split(lambda a, b: channels_last.max_pool_backward(
-                dy_last[a:b], argmax[a:b], *window, dx[a:b]), n)
+                dy_last[a:b], argmax[a:b], *window, dx[a:b]), n, dx.size)
             return layout.from_channels_last(dx)
         check_grad_shape(self, dy, argmax.shape, saved)
         dx = np.zeros(shape, dtype=dtype)
