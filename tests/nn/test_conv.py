@@ -89,7 +89,7 @@ def test_conv2d_winograd_keeps_transformed_tiles_only_for_a_single_training_chun
     conv = nn.Conv2d(4, 4, 3, padding=1, algorithm="winograd").double()
     x = random_input((2, 4, 6, 6))
     conv(x)
-    (_, shape, x_last, (u, v)), = conv._saved
+    (_, shape, x_last, (u, v, _)), = conv._saved
     assert shape == x.shape and u.shape == (36, 4, 4) and v.shape == (36, 2 * 4, 4)
     np.testing.assert_array_equal(x_last, x.transpose(0, 2, 3, 1))
     conv.eval()(x)

@@ -159,7 +159,8 @@ def forward(x, weight, bias, padding, chunk, out_size, keep=False, u=None):
     tile position, the output transform by samples again. Returns ``(y, kept)``: with
     ``keep``, ``kept = (u, v)`` for ``backward``, the transformed weights and (when the
     batch is one chunk, else None) the transformed input, in arrays of their own instead
-    of the workspace; else ``kept`` is None. ``u`` (36, C, O): the transformed weights,
+    of the workspace, and the carver they came from (``backward`` hands its memory back,
+    ``workspace.give_back``); else ``kept`` is None. ``u`` (36, C, O): the transformed weights,
     if the caller has them (``EvalWeights``).
     """
     n, in_channels, out_channels = x.shape[0], x.shape[3], weight.shape[0]
@@ -187,7 +188,7 @@ def forward(x, weight, bias, padding, chunk, out_size, keep=False, u=None):
             parallel.split(partial(_input_range, xc, padding, tiles, v), len(xc))
             parallel.split(partial(_products_range, v, u, m), POSITIONS)
             parallel.split(partial(_output_range, m, bias, tiles, yc), len(xc))
-    return y, ((u, v_buffer if "v" in kept_names else None) if keep else None)
+    return y, ((u, v_buffer if "v" in kept_names else None, kept) if keep else None)
 
 
 def _chunk_copy_bytes(x, chunk: int) -> int:
@@ -262,15 +263,15 @@ def backward(x, dy, weight, padding, chunk, dweight, dbias, kept=None):
 
     ``x`` (N, H, W, C) and ``dy`` (N, OH, OW, O), each channels-last or a strided view
     (copied a chunk at a time, as in ``forward``); ``kept`` is what ``forward(keep=True)``
-    returned (its transformed input is overwritten here). Each chunk: both transforms
-    split over the threads by samples, the weight gradient's GEMMs by output channels
-    (each range writes its own rows of dL/dweight), the input gradient's by tile position,
-    the adjoint input transform by samples.
+    returned (its transformed input is overwritten here, and its memory handed back).
+    Each chunk: both transforms split over the threads by samples, the weight gradient's
+    GEMMs by output channels (each range writes its own rows of dL/dweight), the input
+    gradient's by tile position, the adjoint input transform by samples.
     """
     n, in_channels, out_channels = x.shape[0], x.shape[3], dy.shape[3]
     tiles = tile_count(*dy.shape[1:3])
     columns = min(chunk, n) * tiles[0] * tiles[1]
-    u, v_kept = (None, None) if kept is None else kept
+    u, v_kept, kept_memory = (None, None, None) if kept is None else kept
     bias_sum = np.zeros(out_channels, np.float64)
     dx = np.empty(x.shape, x.dtype)  # C-contiguous (N, H, W, C) whatever x's strides
     block = _weight_grad_block(in_channels, out_channels, x.itemsize)
@@ -302,6 +303,8 @@ def backward(x, dy, weight, padding, chunk, dweight, dbias, kept=None):
             parallel.split(partial(_input_products_range, v, dm, u_t), POSITIONS)
             parallel.split(partial(_input_gradient_range, v, padding, tiles,
                                    dx[start:start + chunk]), len(xc))
+    if kept_memory is not None:  # u and v are spent: their memory serves the next forward
+        workspace.give_back(kept_memory)
     if dbias is not None:
         dbias += bias_sum.astype(dbias.dtype)
     return dx

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from minigrad import memory
+
 ALIGN = 64  # bytes: each carved array starts on a cache line
 
 _local = threading.local()
@@ -68,10 +70,48 @@ def reserve(nbytes: int, spare: int = 0) -> Iterator[Carver]:
         _local.top = top
 
 
+# Memory kept from a forward for its backward that is too large for malloc's heap
+# (``memory.MMAP_THRESHOLD``) would be mapped afresh every step, and two threads writing
+# fresh pages at once stall each other in the kernel: writing the 36 MiB of a 512x512
+# layer's transformed weights took 43-50 ms into fresh memory, 6-9 ms into reused memory.
+# Such buffers are handed back after their backward (``give_back``) and reused by the next
+# ``fresh`` request of their size, up to ``POOL_MAX_BYTES`` in all.
+POOL_MIN_BYTES = memory.MMAP_THRESHOLD
+POOL_MAX_BYTES = 1 * 2**30
+
+_pool: dict[int, list[np.ndarray]] = {}
+_pool_lock = threading.Lock()
+
+
 def fresh(nbytes: int) -> Carver:
-    """A ``Carver`` over ``nbytes`` of new memory, outside the workspace: for arrays that
-    outlive the call (kept from a forward for its backward)."""
+    """A ``Carver`` over ``nbytes`` of memory outside the workspace, for arrays that outlive
+    the call (kept from a forward for its backward): a buffer handed back earlier
+    (``give_back``) if one of this size is free, else new memory."""
+    if nbytes >= POOL_MIN_BYTES:
+        with _pool_lock:
+            free = _pool.get(nbytes)
+            if free:
+                return Carver(free.pop())
     return Carver(_aligned(nbytes))
+
+
+def give_back(carver: Carver) -> None:
+    """Hands the buffer of a ``fresh`` carver back for reuse, once nothing taken from it is
+    used any more (kept only if it is at least ``POOL_MIN_BYTES`` and the pool stays within
+    ``POOL_MAX_BYTES``)."""
+    nbytes = carver.buffer.nbytes
+    if nbytes < POOL_MIN_BYTES:
+        return
+    with _pool_lock:
+        if sum(size * len(free) for size, free in _pool.items()) + nbytes <= POOL_MAX_BYTES:
+            _pool.setdefault(nbytes, []).append(carver.buffer)
+    carver.buffer = None  # the carver hands out nothing more
+
+
+def pooled_bytes() -> int:
+    """The bytes of handed-back buffers waiting for reuse."""
+    with _pool_lock:
+        return sum(size * len(free) for size, free in _pool.items())
 
 
 def _aligned(nbytes: int) -> np.ndarray:
@@ -82,7 +122,10 @@ def _aligned(nbytes: int) -> np.ndarray:
 
 
 def release() -> None:
-    """Frees this thread's workspace (the next reservation allocates a new one)."""
+    """Frees this thread's workspace (the next reservation allocates a new one) and the
+    handed-back buffers of ``give_back``."""
     if getattr(_local, "top", 0):
         raise RuntimeError("workspace.release() inside an open reservation")
     _local.buffer = None
+    with _pool_lock:
+        _pool.clear()
