@@ -157,11 +157,11 @@ def forward(x, weight, bias, padding, chunk, out_size, keep=False, u=None):
 
     Each chunk: the input transform split over the threads by samples, the 36 GEMMs by
     tile position, the output transform by samples again. Returns ``(y, kept)``: with
-    ``keep``, ``kept = (u, v)`` for ``backward``, the transformed weights and (when the
-    batch is one chunk, else None) the transformed input, in arrays of their own instead
-    of the workspace, and the carver they came from (``backward`` hands its memory back,
-    ``workspace.give_back``); else ``kept`` is None. ``u`` (36, C, O): the transformed weights,
-    if the caller has them (``EvalWeights``).
+    ``keep``, ``kept = (u, v, memory)`` for ``backward``: the transformed weights and (when
+    the batch is one chunk, else None) the transformed input, in memory of their own
+    instead of the workspace, and the carver of that memory (``backward`` hands it back,
+    ``workspace.give_back``); else ``kept`` is None. ``u`` (36, C, O): the transformed
+    weights, if the caller has them (``EvalWeights``).
     """
     n, in_channels, out_channels = x.shape[0], x.shape[3], weight.shape[0]
     tiles = tile_count(*out_size)

@@ -103,7 +103,7 @@ def give_back(carver: Carver) -> None:
     if nbytes < POOL_MIN_BYTES:
         return
     with _pool_lock:
-        if sum(size * len(free) for size, free in _pool.items()) + nbytes <= POOL_MAX_BYTES:
+        if _pool_total() + nbytes <= POOL_MAX_BYTES:
             _pool.setdefault(nbytes, []).append(carver.buffer)
     carver.buffer = None  # the carver hands out nothing more
 
@@ -111,7 +111,12 @@ def give_back(carver: Carver) -> None:
 def pooled_bytes() -> int:
     """The bytes of handed-back buffers waiting for reuse."""
     with _pool_lock:
-        return sum(size * len(free) for size, free in _pool.items())
+        return _pool_total()
+
+
+def _pool_total() -> int:
+    """``pooled_bytes`` for a caller that holds the pool's lock."""
+    return sum(size * len(free) for size, free in _pool.items())
 
 
 def _aligned(nbytes: int) -> np.ndarray:
