@@ -14,11 +14,9 @@ from minigrad import memory
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 
-def _run(code: str, **env) -> str:
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={**os.environ, **env}, timeout=120)
-    assert result.returncode == 0 or env, result.stderr
-    return result.stdout.strip() if result.returncode == 0 else result.stderr
+def _run(code: str, setting: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "MINIGRAD_MALLOC": setting}, timeout=120)
 
 
 @pytest.mark.skipif(not GLIBC, reason="glibc's malloc only")
@@ -37,7 +35,10 @@ def test_import_keeps_freed_memory_and_arrays_reuse_their_pages():
 
 def test_minigrad_malloc_system_leaves_malloc_alone_and_bad_values_are_named():
     code = "import minigrad.memory as m, minigrad; print(m.freed_memory_kept())"
-    assert _run(code, MINIGRAD_MALLOC="system") == "False"
-    assert _run(code, MINIGRAD_MALLOC="keep") == str(GLIBC)
-    assert "MINIGRAD_MALLOC must be 'keep' or 'system' (or unset), got 'off'" in _run(
-        code, MINIGRAD_MALLOC="off")
+    for setting, printed in (("system", "False"), ("keep", str(GLIBC))):
+        result = _run(code, setting)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == printed
+    refused = _run(code, "off")
+    assert refused.returncode != 0
+    assert "MINIGRAD_MALLOC must be 'keep' or 'system' (or unset), got 'off'" in refused.stderr
