@@ -166,3 +166,21 @@ def test_shortcut_and_global_average_give_gradients_in_their_inputs_layout(memor
                    else layer)
         assert gradcheck(wrapped, x)
     assert layout.is_channels_last(ZeroPadShortcut(4, 8)(x_in))
+
+
+def test_a_residual_sum_keeps_the_main_branchs_layout_whatever_the_shortcuts():
+    """numpy lays a sum of mixed layouts out in C order; the blocks' sums take the main
+    branch's (channels-last) layout, with the same values, so the next block's
+    convolutions get channels-last memory."""
+    from minigrad.models.resnet import BasicBlock, sum_like
+
+    main, other = channels_last(random_input((2, 3, 4, 5))), random_input((2, 3, 4, 5), seed=1)
+    assert not layout.is_channels_last(main + other)
+    total = sum_like(main, other)
+    assert layout.is_channels_last(total)
+    np.testing.assert_array_equal(total, main + other)
+    block = BasicBlock(32, 32, generator=generator()).double()  # Winograd convolutions
+    x = random_input((2, 32, 6, 6))  # NCHW input: the shortcut is NCHW
+    y = block(x)
+    assert layout.is_channels_last(y)
+    assert layout.is_channels_last(block.backward(channels_last(random_input(y.shape, seed=2))))

@@ -33,6 +33,13 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1, *, dtype=np.float3
                      generator=generator)
 
 
+def sum_like(main: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """``main + other`` laid out in memory as ``main`` (channels-last stays channels-last,
+    ``nn.layout``), whatever the layout of ``other``: for operands of mixed layouts numpy
+    picks C order, and the next convolution would copy the sum back a chunk at a time."""
+    return np.add(main, other, out=np.empty_like(main))
+
+
 class BasicBlock(Module):
     """Two 3x3 convolutions and a skip: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
 
@@ -58,14 +65,14 @@ class BasicBlock(Module):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return self.relu(sum_like(out, identity))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         d_sum = self.relu.backward(dy)  # the second relu call: the one after the sum
         d_identity = d_sum if self.downsample is None else self.downsample.backward(d_sum)
         d_main = self.bn1.backward(self.relu.backward(self.conv2.backward(
             self.bn2.backward(d_sum))))
-        return self.conv1.backward(d_main) + d_identity
+        return sum_like(self.conv1.backward(d_main), d_identity)
 
 
 class Bottleneck(Module):
@@ -95,14 +102,14 @@ class Bottleneck(Module):
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         identity = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + identity)
+        return self.relu(sum_like(out, identity))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         d_sum = self.relu.backward(dy)  # relu's third call, then its second and first
         d_identity = d_sum if self.downsample is None else self.downsample.backward(d_sum)
         d = self.relu.backward(self.conv3.backward(self.bn3.backward(d_sum)))
         d = self.relu.backward(self.conv2.backward(self.bn2.backward(d)))
-        return self.conv1.backward(self.bn1.backward(d)) + d_identity
+        return sum_like(self.conv1.backward(self.bn1.backward(d)), d_identity)
 
 
 class ResNet(Module):
