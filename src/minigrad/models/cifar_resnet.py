@@ -48,8 +48,8 @@ class ZeroPadShortcut(Module):
                              f"(N, {self.in_channels}, H, W), got input of shape {x.shape}")
         s = self.stride
         kept = x[:, :, ::s, ::s]
-        y = layout.from_channels_last(np.zeros(
-            (x.shape[0],) + kept.shape[2:] + (self.out_channels,), dtype=x.dtype))
+        y = layout.allocate((x.shape[0], self.out_channels) + kept.shape[2:], x.dtype,
+                            allocator=np.zeros)
         y[:, self.pad:self.pad + self.in_channels] = kept
         self.save_for_backward(x.shape, layout.is_channels_last(x))
         return y
@@ -59,11 +59,7 @@ class ZeroPadShortcut(Module):
         s = self.stride
         check_grad_shape(self, dy, (shape[0], self.out_channels, -(-shape[2] // s),
                                     -(-shape[3] // s)))
-        if channels_last:
-            dx = layout.from_channels_last(np.zeros((shape[0],) + shape[2:] + shape[1:2],
-                                                    dtype=dy.dtype))
-        else:
-            dx = np.zeros(shape, dtype=dy.dtype)
+        dx = layout.allocate(shape, dy.dtype, channels_last, allocator=np.zeros)
         dx[:, :, ::s, ::s] = dy[:, self.pad:self.pad + self.in_channels]
         return dx
 

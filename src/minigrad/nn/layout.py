@@ -28,3 +28,12 @@ def to_channels_last(x: np.ndarray) -> np.ndarray:
 def from_channels_last(x_last: np.ndarray) -> np.ndarray:
     """(N, H, W, C) -> the (N, C, H, W) view of the same memory."""
     return x_last.transpose(0, 3, 1, 2)
+
+
+def allocate(shape: tuple, dtype, channels_last: bool = True, allocator=np.empty) -> np.ndarray:
+    """A new (N, C, H, W) array from ``allocator`` (``np.empty`` or ``np.zeros``): the view
+    of (N, H, W, C) memory, or C-ordered with ``channels_last=False``."""
+    if not channels_last:
+        return allocator(shape, dtype)
+    n, channels, height, width = shape
+    return from_channels_last(allocator((n, height, width, channels), dtype))

@@ -150,11 +150,9 @@ class AdaptiveAvgPool2d(Module):
         check_grad_shape(self, dy, shape[:2] + self.output_size, saved)
         if self.output_size == (1, 1):
             scale = np.asarray(1.0 / (shape[2] * shape[3]), dtype=dtype)
-            if not channels_last:
-                return np.broadcast_to(dy * scale, shape).copy()
-            dx_last = np.empty((shape[0], shape[2], shape[3], shape[1]), dtype=dtype)
-            dx_last[...] = (dy * scale).reshape(shape[0], 1, 1, shape[1])
-            return layout.from_channels_last(dx_last)
+            dx = layout.allocate(shape, dtype, channels_last)
+            dx[...] = dy * scale  # (N, C, 1, 1) broadcast over the map
+            return dx
         dx = np.zeros(shape, dtype=dtype)
         kernels.adaptive_avg_pool_backward(dy, dx)
         return dx
