@@ -8,6 +8,7 @@ import numpy as np
 from minigrad import parallel
 from minigrad.checks import check_bool, check_choice, check_int
 from minigrad.kernels import conv_direct
+from minigrad.nn import conv_direct_simd as direct_simd
 from minigrad.nn import conv_gemm as gemm
 from minigrad.nn import conv_winograd as winograd
 from minigrad.nn import init, layout
@@ -33,11 +34,15 @@ class Conv2d(Module):
     chunk of samples (``conv_gemm``); "winograd" (3x3 kernels, stride 1, padding <= 2) does
     4x fewer multiplications through 6x6-tile transforms (``conv_winograd``); "direct"
     loops over the kernel in numba, which wins when ``in_channels * out_channels`` is small
-    (the column matrix is then mostly memory traffic). "auto" picks direct when that
-    product is at most ``DIRECT_MAX_CHANNEL_PRODUCT``, else Winograd where it applies and
-    both channel counts are at least ``WINOGRAD_MIN_CHANNELS``, else im2col. The im2col and
-    Winograd paths return channels-last memory under the (N, C_out, OH, OW) shape
-    (``nn.layout``), as does their input gradient.
+    (the column matrix is then mostly memory traffic). At stride 1 with both channel counts
+    whole SIMD vectors (multiples of 16 in float32, 8 in float64) and padding below the
+    kernel size, direct runs the register-blocked channels-last kernel
+    (``conv_direct_simd``), else the NCHW loops (``kernels.conv_direct``). "auto" picks
+    direct when that product is at most ``DIRECT_MAX_CHANNEL_PRODUCT``, or at most
+    ``DIRECT_SIMD_MAX_CHANNEL_PRODUCT`` where the SIMD kernel applies; else Winograd where
+    it applies and both channel counts are at least ``WINOGRAD_MIN_CHANNELS``; else im2col.
+    The im2col, Winograd and SIMD direct paths return channels-last memory under the (N,
+    C_out, OH, OW) shape (``nn.layout``), as does their input gradient.
 
     ``scratch_bytes`` (class-wide, or per instance; default 64 MiB) bounds the scratch memory
     of the im2col and Winograd paths: the batch is processed in chunks whose buffers fit in it
@@ -45,6 +50,7 @@ class Conv2d(Module):
     """
 
     DIRECT_MAX_CHANNEL_PRODUCT = 256
+    DIRECT_SIMD_MAX_CHANNEL_PRODUCT = 32 * 32
     WINOGRAD_MIN_CHANNELS = 16
     scratch_bytes = 64 * 2**20
     chunk_bytes = 8 * 2**20
@@ -86,7 +92,12 @@ class Conv2d(Module):
     def chosen_algorithm(self) -> str:
         if self.algorithm != "auto":
             return self.algorithm
-        if self.in_channels * self.out_channels <= self.DIRECT_MAX_CHANNEL_PRODUCT:
+        product = self.in_channels * self.out_channels
+        if product <= self.DIRECT_MAX_CHANNEL_PRODUCT:
+            return "direct"
+        if product <= self.DIRECT_SIMD_MAX_CHANNEL_PRODUCT and direct_simd.applicable(
+                self.in_channels, self.out_channels, self.kernel_size, self.stride,
+                self.padding, self.weight.data.itemsize):
             return "direct"
         wide = min(self.in_channels, self.out_channels) >= self.WINOGRAD_MIN_CHANNELS
         if wide and winograd.applicable(self.kernel_size, self.stride, self.padding):
@@ -119,6 +130,12 @@ class Conv2d(Module):
         return self._forward_im2col(x, oh, ow)
 
     def _forward_direct(self, x, oh, ow):
+        if direct_simd.applicable(self.in_channels, self.out_channels, self.kernel_size,
+                                  self.stride, self.padding, x.itemsize):
+            y, x_last = direct_simd.forward(x, self.weight.data, self._bias_or_zeros(x.dtype),
+                                            self.padding, (oh, ow))
+            self.save_for_backward("direct_simd", x.shape, x_last, None)
+            return y
         ph, pw = self.padding
         xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
         xp = np.ascontiguousarray(xp)
@@ -229,6 +246,10 @@ class Conv2d(Module):
                                    self.padding, chunk, self.weight.grad,
                                    None if self.bias is None else self.bias.grad, kept)
             return layout.from_channels_last(dx)
+        if algorithm == "direct_simd":  # sums the bias gradient itself
+            return direct_simd.backward(x, dy, self.weight.data, self.padding,
+                                        self.weight.grad,
+                                        None if self.bias is None else self.bias.grad)
         if algorithm == "im2col":
             chunk = self._im2col_chunk_size(x, oh, ow)
             dy_last = layout.to_channels_last(dy)
