@@ -40,6 +40,9 @@ def layers():
         ("conv-direct", lambda: nn.Conv2d(2, 2, 3, algorithm="direct", generator=generator()),
          lambda: tnn.Conv2d(2, 2, 3), (2, 2, 5, 5)),
         ("batchnorm", lambda: nn.BatchNorm2d(3), lambda: tnn.BatchNorm2d(3), (3, 3, 4, 5)),
+        # a block of eight channels and three more, rows past one tile (kernels/normalization)
+        ("batchnorm-blocks", lambda: nn.BatchNorm2d(11), lambda: tnn.BatchNorm2d(11),
+         (2, 11, 12, 11)),
         ("maxpool-2x2", lambda: nn.MaxPool2d(2), lambda: tnn.MaxPool2d(2), (2, 3, 6, 5)),
         ("maxpool-3x3-s2-p1", lambda: nn.MaxPool2d(3, 2, 1), lambda: tnn.MaxPool2d(3, 2, 1),
          (2, 3, 7, 6)),
@@ -47,8 +50,8 @@ def layers():
     ]
 
 
-LAYER_NAMES = ["conv-winograd", "conv-im2col", "conv-direct", "batchnorm", "maxpool-2x2",
-               "maxpool-3x3-s2-p1", "relu"]
+LAYER_NAMES = ["conv-winograd", "conv-im2col", "conv-direct", "batchnorm", "batchnorm-blocks",
+               "maxpool-2x2", "maxpool-3x3-s2-p1", "relu"]
 
 
 def layer_case(name):

@@ -9,6 +9,7 @@ single sum's order.
 
 from numba import njit
 
+from minigrad.kernels import simd
 from minigrad.kernels.fastmath import REASSOCIATE
 
 
@@ -80,32 +81,62 @@ def input_gradient(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
                 d[k] = s * (g[k] - m - h[k] * mh)
 
 
-# Channels-last data, (M, C) rows with M = N*H*W: per-channel sums accumulate into a
-# vector of C partial sums, one SIMD add per row, instead of one channel at a time. The
-# callers split the rows over threads (``nn.batch_norm_rows``), so the sums add into the
-# float64 arrays they are given.
+# Channels-last data, (M, C) rows with M = N*H*W. The per-channel sums hold eight
+# channels' float64 partial sums in a SIMD register (``simd.load_float64`` widens float32)
+# while they run down a tile of rows (16 KiB of each array, in the L1 cache), one pass
+# over the tile per block of eight channels; channels past the last whole block are summed
+# one at a time. A loop adding into the float64 arrays themselves loads and stores them at
+# every row (LLVM cannot prove they do not overlap the data): 0.30 ms against 0.08 ms for
+# the gradient sums of 16 channels, 524k float32 elements, one thread. The callers split
+# the rows over threads (``nn.batch_norm_rows``), so the sums add into the float64 arrays
+# they are given.
+
+TILE_BYTES = 16384
 
 
-@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True)
+def _tile_rows(x):
+    """Rows of ``x`` (M, C) in one tile of the row sums."""
+    return max(1, TILE_BYTES // (x.shape[1] * x.itemsize))
+
+
+@njit(cache=True, nogil=True)
 def row_sums(x, total):
     """``total[c] += sum_m x[m, c]`` for ``x`` (M, C)."""
     rows, channels = x.shape
-    for m in range(rows):
-        row = x[m]
-        for c in range(channels):
-            total[c] += row[c]
+    flat, whole = x.reshape(-1), channels - channels % 8
+    tile = _tile_rows(x)
+    for first in range(0, rows, tile):
+        last = min(rows, first + tile)
+        for c in range(0, whole, 8):
+            acc = simd.load(total, c)
+            for m in range(first, last):
+                acc = simd.add(acc, simd.load_float64(flat, m * channels + c))
+            simd.store(total, c, acc)
+        for c in range(whole, channels):
+            for m in range(first, last):
+                total[c] += x[m, c]
 
 
-@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True)
 def row_squared_deviations(x, mean, total):
-    """``total[c] += sum_m (x[m, c] - mean[c])^2``: the second pass of the variance, which
-    stays accurate when the mean is large."""
+    """``total[c] += sum_m (x[m, c] - mean[c])^2`` (``mean`` float64): the second pass of
+    the variance, which stays accurate when the mean is large."""
     rows, channels = x.shape
-    for m in range(rows):
-        row = x[m]
-        for c in range(channels):
-            d = row[c] - mean[c]
-            total[c] += d * d
+    flat, whole = x.reshape(-1), channels - channels % 8
+    tile = _tile_rows(x)
+    for first in range(0, rows, tile):
+        last = min(rows, first + tile)
+        for c in range(0, whole, 8):
+            acc, centre = simd.load(total, c), simd.load(mean, c)
+            for m in range(first, last):
+                d = simd.subtract(simd.load_float64(flat, m * channels + c), centre)
+                acc = simd.fma(d, d, acc)
+            simd.store(total, c, acc)
+        for c in range(whole, channels):
+            for m in range(first, last):
+                d = x[m, c] - mean[c]
+                total[c] += d * d
 
 
 @njit(cache=True, nogil=True, fastmath=REASSOCIATE)
@@ -120,15 +151,27 @@ def normalize_rows(x, mean, inv_std, weight, bias, x_hat, y):
             y_row[c] = h * weight[c] + bias[c]
 
 
-@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
+@njit(cache=True, nogil=True)
 def gradient_sums_rows(dy, x_hat, sum_dy, sum_dy_x_hat):
     """``gradient_sums`` for (M, C) rows, added into ``sum_dy`` and ``sum_dy_x_hat``."""
     rows, channels = dy.shape
-    for m in range(rows):
-        g, h = dy[m], x_hat[m]
-        for c in range(channels):
-            sum_dy[c] += g[c]
-            sum_dy_x_hat[c] += g[c] * h[c]
+    grad, normalized, whole = dy.reshape(-1), x_hat.reshape(-1), channels - channels % 8
+    tile = _tile_rows(dy)
+    for first in range(0, rows, tile):
+        last = min(rows, first + tile)
+        for c in range(0, whole, 8):
+            total, total_x_hat = simd.load(sum_dy, c), simd.load(sum_dy_x_hat, c)
+            for m in range(first, last):
+                g = simd.load_float64(grad, m * channels + c)
+                total = simd.add(total, g)
+                total_x_hat = simd.fma(g, simd.load_float64(normalized, m * channels + c),
+                                       total_x_hat)
+            simd.store(sum_dy, c, total)
+            simd.store(sum_dy_x_hat, c, total_x_hat)
+        for c in range(whole, channels):
+            for m in range(first, last):
+                sum_dy[c] += dy[m, c]
+                sum_dy_x_hat[c] += dy[m, c] * x_hat[m, c]
 
 
 @njit(cache=True, nogil=True, fastmath=REASSOCIATE)

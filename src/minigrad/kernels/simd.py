@@ -74,6 +74,23 @@ def load(typingctx, array, index):
 
 
 @intrinsic
+def load_float64(typingctx, array, index):
+    """``array[index:index + 8]`` as a vector of 8 float64 (float32 elements widened)."""
+    _check_float(array.dtype)
+    wide = Vector(types.float64)
+
+    def codegen(context, builder, signature, args):
+        element = _element(context, builder, signature.args[0], *args)
+        narrow = ir.VectorType(context.get_value_type(array.dtype), wide.lanes)
+        value = builder.load(builder.bitcast(element, narrow.as_pointer()),
+                             align=array.dtype.bitwidth // 8)
+        if array.dtype == types.float64:
+            return value
+        return builder.fpext(value, context.get_value_type(wide))
+    return wide(array, index), codegen
+
+
+@intrinsic
 def store(typingctx, array, index, vector):
     """``array[index:index + lanes] = vector``."""
     _check_float(array.dtype)
@@ -119,12 +136,19 @@ def fma(typingctx, a, b, c):
     return a(a, b, c), codegen
 
 
-@intrinsic
-def add(typingctx, a, b):
-    """``a + b`` lane by lane."""
-    if not (isinstance(a, Vector) and a == b):
-        raise TypeError(f"simd.add takes two vectors of one type, got {a}, {b}")
+def _lanewise(name, build):
+    """An intrinsic ``name(a, b)`` of two vectors of one type, lane by lane."""
+    def typer(typingctx, a, b):
+        if not (isinstance(a, Vector) and a == b):
+            raise TypeError(f"simd.{name} takes two vectors of one type, got {a}, {b}")
 
-    def codegen(context, builder, signature, args):
-        return builder.fadd(*args)
-    return a(a, b), codegen
+        def codegen(context, builder, signature, args):
+            return build(builder, *args)
+        return a(a, b), codegen
+    typer.__name__ = name
+    return intrinsic(typer)
+
+
+add = _lanewise("add", lambda builder, a, b: builder.fadd(a, b))
+subtract = _lanewise("subtract", lambda builder, a, b: builder.fsub(a, b))
+multiply = _lanewise("multiply", lambda builder, a, b: builder.fmul(a, b))
