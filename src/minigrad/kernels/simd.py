@@ -11,7 +11,9 @@ broadcast and fuse-multiply-add them. On a CPU without 512-bit registers LLVM sp
 vector into two (AVX2) or four (SSE) registers.
 
 The kernels index flat, C-contiguous arrays; no bounds are checked (the callers size the
-arrays), as in every numba kernel compiled without ``boundscheck``.
+arrays), as in every numba kernel compiled without ``boundscheck``. numba's cache
+(``cache=True``) checks a kernel's own source file only: after a change here, delete the
+kernels' ``__pycache__`` so that they compile again.
 """
 
 from llvmlite import ir
@@ -151,4 +153,3 @@ def _lanewise(name, build):
 
 add = _lanewise("add", lambda builder, a, b: builder.fadd(a, b))
 subtract = _lanewise("subtract", lambda builder, a, b: builder.fsub(a, b))
-multiply = _lanewise("multiply", lambda builder, a, b: builder.fmul(a, b))
