@@ -192,7 +192,7 @@ def test_conv2d_auto_picks_direct_for_few_channels_then_winograd_where_it_applie
     assert nn.Conv2d(1, 2, 5).chosen_algorithm() == "direct"
     assert nn.Conv2d(64, 128, 3, padding=1).chosen_algorithm() == "winograd"
     assert nn.Conv2d(8, 128, 3, padding=1).chosen_algorithm() == "im2col"  # too few channels
-    assert nn.Conv2d(64, 128, 3, stride=2).chosen_algorithm() == "im2col"
+    assert nn.Conv2d(128, 256, 3, stride=2).chosen_algorithm() == "im2col"
     assert nn.Conv2d(64, 128, 5).chosen_algorithm() == "im2col"
     assert nn.Conv2d(64, 128, 3, padding=3).chosen_algorithm() == "im2col"
 

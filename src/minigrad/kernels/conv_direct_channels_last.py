@@ -1,4 +1,4 @@
-"""The direct stride-1 convolution on channels-last data, register-blocked with SIMD vectors.
+"""The direct convolution on channels-last data, register-blocked with SIMD vectors.
 
 For 16-64 channels on small images neither Winograd (its transforms cost as much as its
 GEMMs there) nor im2col (a column matrix 9x the input) keeps the cores busy. This kernel
@@ -12,10 +12,11 @@ Layouts (channels innermost):
   j]``, L the vector's lanes. For one kernel row i the taps (j, c) are contiguous in the
   input row as in ``packed``: the loop over them is a single run of kw * C.
 - ``padded`` (Hp, Wp, C): a sample's zero-padded input, written by the kernel itself, so
-  that scratch stays one sample whatever the batch.
+  that scratch stays one sample whatever the batch. The sample sits at (top, left) in it;
+  rows and columns of the sample that fall outside the buffer are left out.
 
-The input gradient is the forward kernel again, on the output gradient padded by
-``k - 1 - padding`` with the kernel flipped and its channels swapped (``packed_flipped``).
+Any stride: output pixel (oy, ox) reads the padded input from (oy * sh, ox * sw) on. The
+input gradient is the forward kernel again (``nn.conv_direct_simd``).
 """
 
 import numpy as np
@@ -35,12 +36,6 @@ def pack(weight: np.ndarray) -> np.ndarray:
         out_channels // width, kh, kw * channels, width)
 
 
-def packed_flipped(weight: np.ndarray) -> np.ndarray:
-    """The packed weights of the input gradient's convolution: the kernel rotated by 180
-    degrees, input and output channels swapped."""
-    return pack(weight[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-
-
 def unpack_into(dpacked: np.ndarray, dweight: np.ndarray) -> None:
     """``dweight`` (O, C, kh, kw) += the packed gradient ``dpacked``."""
     out_channels, channels, kh, kw = dweight.shape
@@ -49,29 +44,30 @@ def unpack_into(dpacked: np.ndarray, dweight: np.ndarray) -> None:
 
 
 @njit(cache=True, nogil=True)
-def _pad_sample(x, n, ph, pw, padded):
-    """``padded`` (Hp, Wp, C) = sample n of ``x`` (N, H, W, C) inside a zero border."""
+def _pad_sample(x, n, top, left, padded):
+    """``padded`` (Hp, Wp, C) = zeros, with sample n of ``x`` (N, H, W, C) at (top, left)
+    (negative offsets and a buffer smaller than the sample cut it)."""
     height, width = x.shape[1], x.shape[2]
+    first, last = max(0, left), min(padded.shape[1], left + width)
     for y in range(padded.shape[0]):
         row = padded[y]
-        if y < ph or y >= ph + height:
-            row[:] = 0
-            continue
-        row[:pw] = 0
-        row[pw:pw + width] = x[n, y - ph]
-        row[pw + width:] = 0
+        row[:] = 0
+        if 0 <= y - top < height and first < last:
+            row[first:last] = x[n, y - top, first - left:last - left]
 
 
 @njit(cache=True, nogil=True)
-def forward(x, ph, pw, packed, bias, out, padded):
-    """``out`` = ``bias`` + the stride-1 correlation of ``x`` padded by (ph, pw)."""
+def forward(x, top, left, sh, sw, packed, bias, out, padded):
+    """``out`` = ``bias`` + the correlation of ``x`` placed at (top, left) in the zero
+    ``padded`` buffer, at stride (sh, sw)."""
     n_samples, oh, ow, out_channels = out.shape
     channels = x.shape[3]
     blocks, kh, span, width = packed.shape
     row_stride = padded.shape[1] * channels
+    step = sw * channels  # from one output pixel's input to the next one's
     w, src, dst = packed.reshape(-1), padded.reshape(-1), out.reshape(-1)
     for n in range(n_samples):
-        _pad_sample(x, n, ph, pw, padded)
+        _pad_sample(x, n, top, left, padded)
         for oy in range(oh):
             for b in range(blocks):
                 start = b * width
@@ -79,19 +75,19 @@ def forward(x, ph, pw, packed, bias, out, padded):
                 for ox in range(0, ow - BLOCK + 1, BLOCK):
                     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = zero
                     for i in range(kh):
-                        row = (oy + i) * row_stride + ox * channels
+                        row = (oy * sh + i) * row_stride + ox * step
                         taps = (b * kh + i) * span * width
                         for m in range(span):
                             v = simd.load(w, taps + m * width)
                             p = row + m
                             a0 = simd.fma(simd.broadcast(src, p), v, a0)
-                            a1 = simd.fma(simd.broadcast(src, p + channels), v, a1)
-                            a2 = simd.fma(simd.broadcast(src, p + 2 * channels), v, a2)
-                            a3 = simd.fma(simd.broadcast(src, p + 3 * channels), v, a3)
-                            a4 = simd.fma(simd.broadcast(src, p + 4 * channels), v, a4)
-                            a5 = simd.fma(simd.broadcast(src, p + 5 * channels), v, a5)
-                            a6 = simd.fma(simd.broadcast(src, p + 6 * channels), v, a6)
-                            a7 = simd.fma(simd.broadcast(src, p + 7 * channels), v, a7)
+                            a1 = simd.fma(simd.broadcast(src, p + step), v, a1)
+                            a2 = simd.fma(simd.broadcast(src, p + 2 * step), v, a2)
+                            a3 = simd.fma(simd.broadcast(src, p + 3 * step), v, a3)
+                            a4 = simd.fma(simd.broadcast(src, p + 4 * step), v, a4)
+                            a5 = simd.fma(simd.broadcast(src, p + 5 * step), v, a5)
+                            a6 = simd.fma(simd.broadcast(src, p + 6 * step), v, a6)
+                            a7 = simd.fma(simd.broadcast(src, p + 7 * step), v, a7)
                     q = ((n * oh + oy) * ow + ox) * out_channels + start
                     simd.store(dst, q, a0)
                     simd.store(dst, q + out_channels, a1)
@@ -101,10 +97,28 @@ def forward(x, ph, pw, packed, bias, out, padded):
                     simd.store(dst, q + 5 * out_channels, a5)
                     simd.store(dst, q + 6 * out_channels, a6)
                     simd.store(dst, q + 7 * out_channels, a7)
-                for ox in range(ow - ow % BLOCK, ow):  # the pixels past the last block
+                tail = ow - ow % BLOCK  # the pixels past the last block: four at a time,
+                for ox in range(tail, ow - 3, 4):  # so that four FMA chains hide the latency
+                    a0 = a1 = a2 = a3 = zero
+                    for i in range(kh):
+                        row = (oy * sh + i) * row_stride + ox * step
+                        taps = (b * kh + i) * span * width
+                        for m in range(span):
+                            v = simd.load(w, taps + m * width)
+                            p = row + m
+                            a0 = simd.fma(simd.broadcast(src, p), v, a0)
+                            a1 = simd.fma(simd.broadcast(src, p + step), v, a1)
+                            a2 = simd.fma(simd.broadcast(src, p + 2 * step), v, a2)
+                            a3 = simd.fma(simd.broadcast(src, p + 3 * step), v, a3)
+                    q = ((n * oh + oy) * ow + ox) * out_channels + start
+                    simd.store(dst, q, a0)
+                    simd.store(dst, q + out_channels, a1)
+                    simd.store(dst, q + 2 * out_channels, a2)
+                    simd.store(dst, q + 3 * out_channels, a3)
+                for ox in range(ow - (ow - tail) % 4, ow):  # then one at a time
                     a0 = zero
                     for i in range(kh):
-                        row = (oy + i) * row_stride + ox * channels
+                        row = (oy * sh + i) * row_stride + ox * step
                         taps = (b * kh + i) * span * width
                         for m in range(span):
                             a0 = simd.fma(simd.broadcast(src, row + m),
@@ -113,10 +127,10 @@ def forward(x, ph, pw, packed, bias, out, padded):
 
 
 @njit(cache=True, nogil=True)
-def backward_weight(x, ph, pw, dy, dpacked, dbias, padded):
+def backward_weight(x, ph, pw, sh, sw, dy, dpacked, dbias, padded):
     """``dpacked`` (O / L, kh, kw * C, L) += dL/dweight and ``dbias`` (O,) += dL/dbias,
-    from ``x`` and ``dy`` (N, OH, OW, O). Eight taps (j, c) at a time are summed over a
-    sample's pixels in registers."""
+    from ``x`` (padded by (ph, pw), stride (sh, sw)) and ``dy`` (N, OH, OW, O). Eight taps
+    (j, c) at a time are summed over a sample's pixels in registers."""
     n_samples, oh, ow, out_channels = dy.shape
     channels = x.shape[3]
     blocks, kh, span, width = dpacked.shape
@@ -141,11 +155,11 @@ def backward_weight(x, ph, pw, dy, dpacked, dbias, padded):
                     a6 = simd.load(dw, q + 6 * width)
                     a7 = simd.load(dw, q + 7 * width)
                     for oy in range(oh):
-                        row = (oy + i) * row_stride + m
+                        row = (oy * sh + i) * row_stride + m
                         g = (n * oh + oy) * ow * out_channels + b * width
                         for ox in range(ow):
                             v = simd.load(grad, g + ox * out_channels)
-                            p = row + ox * channels
+                            p = row + ox * sw * channels
                             a0 = simd.fma(simd.broadcast(src, p), v, a0)
                             a1 = simd.fma(simd.broadcast(src, p + 1), v, a1)
                             a2 = simd.fma(simd.broadcast(src, p + 2), v, a2)

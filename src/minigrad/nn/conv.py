@@ -34,13 +34,15 @@ class Conv2d(Module):
     chunk of samples (``conv_gemm``); "winograd" (3x3 kernels, stride 1, padding <= 2) does
     4x fewer multiplications through 6x6-tile transforms (``conv_winograd``); "direct"
     loops over the kernel in numba, which wins when ``in_channels * out_channels`` is small
-    (the column matrix is then mostly memory traffic). At stride 1 with both channel counts
+    (the column matrix is then mostly memory traffic). With both channel counts
     whole SIMD vectors (multiples of 16 in float32, 8 in float64) and padding below the
     kernel size, direct runs the register-blocked channels-last kernel
     (``conv_direct_simd``), else the NCHW loops (``kernels.conv_direct``). "auto" picks
-    direct when that product is at most ``DIRECT_MAX_CHANNEL_PRODUCT``, or at most
-    ``DIRECT_SIMD_MAX_CHANNEL_PRODUCT`` where the SIMD kernel applies; else Winograd where
-    it applies and both channel counts are at least ``WINOGRAD_MIN_CHANNELS``; else im2col.
+    direct when that product is at most ``DIRECT_MAX_CHANNEL_PRODUCT``; where the SIMD
+    kernel applies, also up to ``DIRECT_SIMD_MAX_CHANNEL_PRODUCT`` at stride 1 and up to
+    ``DIRECT_SIMD_MAX_STRIDED_PRODUCT`` for a strided kernel larger than 1x1; else Winograd
+    where it applies and both channel counts are at least ``WINOGRAD_MIN_CHANNELS``; else
+    im2col.
     The im2col, Winograd and SIMD direct paths return channels-last memory under the (N,
     C_out, OH, OW) shape (``nn.layout``), as does their input gradient.
 
@@ -51,6 +53,7 @@ class Conv2d(Module):
 
     DIRECT_MAX_CHANNEL_PRODUCT = 256
     DIRECT_SIMD_MAX_CHANNEL_PRODUCT = 32 * 32
+    DIRECT_SIMD_MAX_STRIDED_PRODUCT = 64 * 128
     WINOGRAD_MIN_CHANNELS = 16
     scratch_bytes = 64 * 2**20
     chunk_bytes = 8 * 2**20
@@ -95,10 +98,13 @@ class Conv2d(Module):
         product = self.in_channels * self.out_channels
         if product <= self.DIRECT_MAX_CHANNEL_PRODUCT:
             return "direct"
-        if product <= self.DIRECT_SIMD_MAX_CHANNEL_PRODUCT and direct_simd.applicable(
-                self.in_channels, self.out_channels, self.kernel_size, self.stride,
-                self.padding, self.weight.data.itemsize):
-            return "direct"
+        if direct_simd.applicable(self.in_channels, self.out_channels, self.kernel_size,
+                                  self.stride, self.padding, self.weight.data.itemsize):
+            if self.stride == (1, 1) and product <= self.DIRECT_SIMD_MAX_CHANNEL_PRODUCT:
+                return "direct"
+            strided = self.stride != (1, 1) and self.kernel_size != (1, 1)
+            if strided and product <= self.DIRECT_SIMD_MAX_STRIDED_PRODUCT:
+                return "direct"
         wide = min(self.in_channels, self.out_channels) >= self.WINOGRAD_MIN_CHANNELS
         if wide and winograd.applicable(self.kernel_size, self.stride, self.padding):
             return "winograd"
@@ -133,7 +139,7 @@ class Conv2d(Module):
         if direct_simd.applicable(self.in_channels, self.out_channels, self.kernel_size,
                                   self.stride, self.padding, x.itemsize):
             y, x_last = direct_simd.forward(x, self.weight.data, self._bias_or_zeros(x.dtype),
-                                            self.padding, (oh, ow))
+                                            self.stride, self.padding, (oh, ow))
             self.save_for_backward("direct_simd", x.shape, x_last, None)
             return y
         ph, pw = self.padding
@@ -247,7 +253,7 @@ class Conv2d(Module):
                                    None if self.bias is None else self.bias.grad, kept)
             return layout.from_channels_last(dx)
         if algorithm == "direct_simd":  # sums the bias gradient itself
-            return direct_simd.backward(x, dy, self.weight.data, self.padding,
+            return direct_simd.backward(x, dy, self.weight.data, self.stride, self.padding,
                                         self.weight.grad,
                                         None if self.bias is None else self.bias.grad)
         if algorithm == "im2col":
