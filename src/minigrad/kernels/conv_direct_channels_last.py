@@ -1,7 +1,8 @@
 """The direct convolution on channels-last data, register-blocked with SIMD vectors.
 
-For 16-64 channels on small images neither Winograd (its transforms cost as much as its
-GEMMs there) nor im2col (a column matrix 9x the input) keeps the cores busy. This kernel
+For 16-32 channels at stride 1, and for strided convolutions, neither Winograd (its
+transforms cost as much as its GEMMs at few channels; it has no strides) nor im2col (a
+column matrix 9x the input, then a GEMM of few columns) keeps the cores busy. This kernel
 computes eight output pixels times one vector of output channels (16 float32 or 8 float64,
 see ``simd``) in registers, as a GEMM micro-kernel does: each weight vector it loads feeds
 eight fused multiply-adds, each input element one broadcast.
