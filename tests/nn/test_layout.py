@@ -43,6 +43,9 @@ def layers():
         # a block of eight channels and three more, rows past one tile (kernels/normalization)
         ("batchnorm-blocks", lambda: nn.BatchNorm2d(11), lambda: tnn.BatchNorm2d(11),
          (2, 11, 12, 11)),
+        # rows longer than 128 bytes keep the row loop
+        ("batchnorm-wide", lambda: nn.BatchNorm2d(40), lambda: tnn.BatchNorm2d(40),
+         (2, 40, 3, 5)),
         ("maxpool-2x2", lambda: nn.MaxPool2d(2), lambda: tnn.MaxPool2d(2), (2, 3, 6, 5)),
         ("maxpool-3x3-s2-p1", lambda: nn.MaxPool2d(3, 2, 1), lambda: tnn.MaxPool2d(3, 2, 1),
          (2, 3, 7, 6)),
@@ -51,7 +54,7 @@ def layers():
 
 
 LAYER_NAMES = ["conv-winograd", "conv-im2col", "conv-direct", "batchnorm", "batchnorm-blocks",
-               "maxpool-2x2", "maxpool-3x3-s2-p1", "relu"]
+               "batchnorm-wide", "maxpool-2x2", "maxpool-3x3-s2-p1", "relu"]
 
 
 def layer_case(name):

@@ -81,17 +81,21 @@ def input_gradient(dy, x_hat, scale, mean_dy, mean_dy_x_hat, dx):
                 d[k] = s * (g[k] - m - h[k] * mh)
 
 
-# Channels-last data, (M, C) rows with M = N*H*W. The per-channel sums hold eight
-# channels' float64 partial sums in a SIMD register (``simd.load_float64`` widens float32)
-# while they run down a tile of rows (16 KiB of each array, in the L1 cache), one pass
-# over the tile per block of eight channels; channels past the last whole block are summed
-# one at a time. A loop adding into the float64 arrays themselves loads and stores them at
-# every row (LLVM cannot prove they do not overlap the data): 0.30 ms against 0.08 ms for
-# the gradient sums of 16 channels, 524k float32 elements, one thread. The callers split
-# the rows over threads (``nn.batch_norm_rows``), so the sums add into the float64 arrays
-# they are given.
+# Channels-last data, (M, C) rows with M = N*H*W: per-channel sums accumulate into a
+# vector of C float64 partial sums, one SIMD add per row. LLVM keeps that vector in memory
+# (it cannot prove it does not overlap the data), loading and storing it at every row,
+# which costs most when rows are short. So rows of at most 128 bytes (32 float32
+# channels) hold eight channels' partial sums in a register instead (``simd.Vector``,
+# float32 widened on load) while they run down a tile of rows (16 KiB, in the L1 cache),
+# one pass over the tile per block of eight channels: the gradient sums of 16 channels,
+# 524k float32 elements, one thread, 0.15-0.30 ms -> 0.08 ms. Longer rows keep the row
+# loop: there the tile's first pass reads a few bytes of each of many rows, and the same
+# sums of 128 channels took 1.5 ms by rows against 4.2 ms by tiles. The callers split the
+# rows over threads (``nn.batch_norm_rows``), so the sums add into the float64 arrays they
+# are given.
 
 TILE_BYTES = 16384
+NARROW_ROW_BYTES = 128
 
 
 @njit(cache=True, nogil=True)
@@ -101,9 +105,21 @@ def _tile_rows(x):
 
 
 @njit(cache=True, nogil=True)
+def _narrow(x):
+    """Whether the rows of ``x`` are short enough for the register-held sums."""
+    return x.shape[1] * x.itemsize <= NARROW_ROW_BYTES
+
+
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def row_sums(x, total):
     """``total[c] += sum_m x[m, c]`` for ``x`` (M, C)."""
     rows, channels = x.shape
+    if not _narrow(x):
+        for m in range(rows):
+            row = x[m]
+            for c in range(channels):
+                total[c] += row[c]
+        return
     flat, whole = x.reshape(-1), channels - channels % 8
     tile = _tile_rows(x)
     for first in range(0, rows, tile):
@@ -118,11 +134,18 @@ def row_sums(x, total):
                 total[c] += x[m, c]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def row_squared_deviations(x, mean, total):
     """``total[c] += sum_m (x[m, c] - mean[c])^2`` (``mean`` float64): the second pass of
     the variance, which stays accurate when the mean is large."""
     rows, channels = x.shape
+    if not _narrow(x):
+        for m in range(rows):
+            row = x[m]
+            for c in range(channels):
+                d = row[c] - mean[c]
+                total[c] += d * d
+        return
     flat, whole = x.reshape(-1), channels - channels % 8
     tile = _tile_rows(x)
     for first in range(0, rows, tile):
@@ -151,10 +174,17 @@ def normalize_rows(x, mean, inv_std, weight, bias, x_hat, y):
             y_row[c] = h * weight[c] + bias[c]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=REASSOCIATE)
 def gradient_sums_rows(dy, x_hat, sum_dy, sum_dy_x_hat):
     """``gradient_sums`` for (M, C) rows, added into ``sum_dy`` and ``sum_dy_x_hat``."""
     rows, channels = dy.shape
+    if not _narrow(dy):
+        for m in range(rows):
+            g, h = dy[m], x_hat[m]
+            for c in range(channels):
+                sum_dy[c] += g[c]
+                sum_dy_x_hat[c] += g[c] * h[c]
+        return
     grad, normalized, whole = dy.reshape(-1), x_hat.reshape(-1), channels - channels % 8
     tile = _tile_rows(dy)
     for first in range(0, rows, tile):
