@@ -52,9 +52,12 @@ def _pad_sample(x, n, top, left, padded):
     first, last = max(0, left), min(padded.shape[1], left + width)
     for y in range(padded.shape[0]):
         row = padded[y]
-        row[:] = 0
         if 0 <= y - top < height and first < last:
+            row[:first] = 0
             row[first:last] = x[n, y - top, first - left:last - left]
+            row[last:] = 0
+        else:
+            row[:] = 0
 
 
 @njit(cache=True, nogil=True)
